@@ -1,0 +1,314 @@
+"""Layered TOML configuration with typed, validated tables and provenance.
+
+Layers, lowest first:
+
+1. built-in defaults (each table's attrs schema);
+2. the user file: ``$WEAVER_CONFIG`` or ``~/.config/weaver/config.toml``;
+3. the project's ``weaver.toml``;
+4. the environment: ``WEAVER_<TABLE>__<KEY>`` (``__`` separates levels), plus the
+   ``openai`` SDK's own ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` for ``[llm]``;
+5. explicit overrides from the Python API (``App(**{"session.max_hops": 5})``) or the CLI
+   (``--set session.max_hops=5``).
+
+Each table belongs to one extension (:class:`weaver.specs.ConfigTable`) and is validated
+against its attrs schema: an unknown key or a wrong type is a :class:`ConfigError` naming
+the layer it came from, the table and the key. A table nobody owns (an uninstalled
+extension's) is kept raw and reported as a warning, so uninstalling never breaks a project.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import cattrs
+
+from weaver.errors import ConfigError
+from weaver.specs import ConfigTable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+ENV_PREFIX = "WEAVER_"
+CONFIG_ENV = "WEAVER_CONFIG"
+PROJECT_FILE = "weaver.toml"
+SDK_ENV = {"OPENAI_API_KEY": ("llm", "api_key"), "OPENAI_BASE_URL": ("llm", "base_url")}
+_NOT_TABLES = {"CONFIG", "LOAD_PLUGINS"}
+_SECRET = re.compile(r"key|secret|token|password", re.IGNORECASE)
+DEFAULTS = "defaults"
+
+
+class TextValue(str):
+    """A value given as text (environment, ``--set``): converted to the schema's type when read."""
+
+
+@attrs.frozen
+class Layer:
+    """One source of values: its label (a path, ``environment``, ``--set``) and its nested tables."""
+
+    source: str
+    data: Mapping[str, Any]
+
+
+def user_config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]).expanduser()
+    base = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "weaver" / "config.toml"
+
+
+def read_toml(path: Path) -> Layer | None:
+    """The file as a layer, or ``None`` if it does not exist; bad TOML is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return Layer(str(path), tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+
+
+def env_layer(environ: Mapping[str, str]) -> Layer:
+    data: dict[str, Any] = {}
+    for name, (table, key) in SDK_ENV.items():
+        if environ.get(name):
+            data.setdefault(table, {})[key] = TextValue(environ[name])
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX) :] in _NOT_TABLES or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        _set_path(data, path, TextValue(value))
+    return Layer("environment", data)
+
+
+def overrides_layer(overrides: Mapping[str, Any], source: str) -> Layer:
+    """``{"session.max_hops": 5}`` or ``{"session": {"max_hops": 5}}`` as a layer."""
+    data: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        if isinstance(value, Mapping) and "." not in dotted:
+            for key, inner in value.items():
+                _set_path(data, [dotted, *key.split(".")], inner)
+        else:
+            _set_path(data, dotted.split("."), value)
+    return Layer(source, data)
+
+
+def parse_assignment(text: str) -> tuple[str, TextValue]:
+    """``table.key=value`` from ``--set`` as ``("table.key", "value")``."""
+    key, sep, value = text.partition("=")
+    if not sep or "." not in key:
+        raise ConfigError(f"--set wants table.key=value, got {text!r}", source="--set")
+    return key.strip(), TextValue(value.strip())
+
+
+def _set_path(data: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        data = data.setdefault(part, {})
+    data[path[-1]] = value
+
+
+def _merge(layers: Iterable[Layer]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Deep-merge layers; ``sources`` maps every dotted leaf key to the layer that set it."""
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def walk(target: dict[str, Any], data: Mapping[str, Any], prefix: str, source: str) -> None:
+        for key, value in data.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(target.setdefault(key, {}), value, dotted + ".", source)
+            else:
+                target[key] = value
+                sources[dotted] = source
+
+    for layer in layers:
+        walk(merged, layer.data, "", layer.source)
+    return merged, sources
+
+
+# --------------------------------------------------------------------------------------
+# Validation: a strict converter, separate from weaver.serde's tolerant one
+# --------------------------------------------------------------------------------------
+
+
+def _strict_scalar(kind: type) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, TextValue) and kind is not str:
+            return from_text(value, kind)
+        if kind is float and type(value) is int:
+            return float(value)
+        if type(value) is not kind and not (kind is str and isinstance(value, str)):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return value
+
+    return structure
+
+
+def from_text(text: str, kind: type) -> Any:
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"expected {kind.__name__}, got {text!r}") from None
+
+
+def _is_sequence(t: Any) -> bool:
+    return getattr(t, "__origin__", None) in (tuple, list)
+
+
+def _make_strict_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    for kind in (int, float, str, bool):
+        converter.register_structure_hook(kind, _strict_scalar(kind))
+
+    def sequence_hook(t: Any) -> Any:
+        origin = t.__origin__
+        item_type = t.__args__[0] if t.__args__ else Any
+
+        def structure(value: Any, _: Any) -> Any:
+            if isinstance(value, TextValue):
+                value = [TextValue(part.strip()) for part in value.split(",") if part.strip()]
+            elif isinstance(value, str) or not isinstance(value, (list, tuple)):
+                raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+            return origin(converter.structure(item, item_type) for item in value)
+
+        return structure
+
+    converter.register_structure_hook_factory(_is_sequence, sequence_hook)
+    return converter
+
+
+_strict = _make_strict_converter()
+
+
+def _first_error(exc: BaseException) -> tuple[list[str], str]:
+    """The path (keys) and message of the first leaf error in a cattrs exception group."""
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return [sorted(exc.extra_fields)[0]], "unknown key"
+    if isinstance(exc, cattrs.ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        if with_notes:
+            inner, note = with_notes[0]
+            path, message = _first_error(inner)
+            return [note.name, *path], message
+        return _first_error(without[0])
+    if isinstance(exc, (cattrs.IterableValidationError, ExceptionGroup)):
+        return _first_error(exc.exceptions[0])
+    return [], str(exc)
+
+
+def _validate(table: ConfigTable, raw: Mapping[str, Any], sources: Mapping[str, str]) -> Any:
+    try:
+        return _strict.structure(dict(raw), table.schema)
+    except Exception as exc:  # noqa: BLE001 - turned into one ConfigError
+        path, message = _first_error(exc)
+        dotted = ".".join([table.name, *path])
+        source = next(
+            (src for key, src in sources.items() if key == dotted or dotted.startswith(key + ".") or key.startswith(dotted + ".")),
+            DEFAULTS,
+        )
+        raise ConfigError(message, source=source, table=table.name, key=".".join(path)) from None
+
+
+# --------------------------------------------------------------------------------------
+# The effective configuration
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Config:
+    """The effective configuration: validated tables, and where each value came from."""
+
+    tables: Mapping[str, Any]
+    sources: Mapping[str, str]
+    project_dir: Path
+    unowned: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def table(self, name: str) -> Any:
+        """The validated table ``[name]`` as an instance of its schema."""
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise ConfigError("no installed extension owns this table", table=name) from None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(
+            f"[{name}] in {self.sources.get(next(iter(_leaves(name, raw)), name), '?')} is not used: "
+            "no installed extension owns it"
+            for name, raw in self.unowned.items()
+        )
+
+    def rows(self, secret_keys: Mapping[str, frozenset[str]] = {}) -> list[tuple[str, Any, str]]:
+        """``(table.key, value, source)`` for every leaf value, secrets masked."""
+        rows = []
+        for name, value in sorted(self.tables.items()):
+            data = _strict.unstructure(value) if attrs.has(type(value)) else value
+            for dotted, leaf in _leaves(name, data).items():
+                key = dotted.rsplit(".", 1)[-1]
+                if leaf and (_SECRET.search(key) or key in secret_keys.get(name, ())):
+                    leaf = "****"
+                rows.append((dotted, leaf, self.sources.get(dotted, DEFAULTS)))
+        return rows
+
+
+def _leaves(prefix: str, data: Any) -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_leaves(f"{prefix}.{key}", value))
+        return out
+    return {prefix: data}
+
+
+def read_layers(
+    project_dir: Path,
+    overrides: Mapping[str, Any] = {},
+    environ: Mapping[str, str] = os.environ,
+    cli_sets: Iterable[str] = (),
+) -> list[Layer]:
+    """Every layer above the defaults, lowest first."""
+    layers = [
+        layer
+        for layer in (read_toml(user_config_path(environ)), read_toml(project_dir / PROJECT_FILE))
+        if layer is not None
+    ]
+    layers.append(env_layer(environ))
+    if overrides:
+        layers.append(overrides_layer(overrides, "overrides"))
+    sets = [parse_assignment(item) for item in cli_sets]
+    if sets:
+        layers.append(overrides_layer(dict(sets), "--set"))
+    return layers
+
+
+def merged_raw(layers: Iterable[Layer]) -> dict[str, Any]:
+    """The layers merged, unvalidated: for the few settings needed before extensions load."""
+    return _merge(layers)[0]
+
+
+def build_config(project_dir: Path, layers: Iterable[Layer], tables: Mapping[str, ConfigTable]) -> Config:
+    """Validate the merged layers against the tables extensions declared."""
+    raw, sources = _merge(layers)
+    validated = {}
+    for name, table in tables.items():
+        section = raw.get(name, {})
+        if not isinstance(section, Mapping):
+            raise ConfigError("expected a table", source=sources.get(name, DEFAULTS), table=name)
+        validated[name] = _validate(table, section, sources)
+    unowned = {name: value for name, value in raw.items() if name not in tables}
+    return Config(tables=validated, sources=sources, project_dir=project_dir, unowned=unowned)

@@ -1,0 +1,82 @@
+"""The event stream: what a session reports while it works.
+
+Every event has the same envelope (:class:`Event`); ``type`` says what happened and ``data``
+carries the facts as JSON values. The schema is versioned by :data:`SCHEMA_VERSION`; a
+change that removes or renames a key bumps it, adding a key does not.
+
+========================  ===========================================================
+type                      data
+========================  ===========================================================
+``round_start``           ``user_query``
+``round_end``             ``round`` (the whole Round as JSON)
+``post_start``            ``send_from``, ``send_to`` (may change before ``post_end``)
+``attachment_delta``      ``attachment_id``, ``type``, ``delta`` (text to append)
+``attachment``            ``attachment`` (a complete Attachment as JSON)
+``message_delta``         ``delta``
+``send_to``               ``send_to`` (the recipient, once the role knows it)
+``post_end``              ``post`` (the complete Post as JSON)
+``status``                ``message`` (e.g. "calling the model", "executing code")
+``error``                 ``message``, ``error_type``
+``usage``                 ``usage`` (this call), ``model``, ``role``
+``llm_call``              ``model``, ``role``, ``usage``, ``latency_s``, ``outcome``
+``execution``             ``result`` (an execution result as JSON)
+========================  ===========================================================
+
+``round_start``, ``post_end``, ``round_end``, ``llm_call`` and ``execution`` are
+*durable*: the session store keeps them, and they are enough to rebuild a session.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+SCHEMA_VERSION = 1
+
+
+class EventType(str, enum.Enum):
+    round_start = "round_start"
+    round_end = "round_end"
+    post_start = "post_start"
+    attachment_delta = "attachment_delta"
+    attachment = "attachment"
+    message_delta = "message_delta"
+    send_to = "send_to"
+    post_end = "post_end"
+    status = "status"
+    error = "error"
+    usage = "usage"
+    llm_call = "llm_call"
+    execution = "execution"
+
+
+DURABLE = frozenset(
+    {
+        EventType.round_start,
+        EventType.post_end,
+        EventType.round_end,
+        EventType.llm_call,
+        EventType.execution,
+    }
+)
+
+
+@attrs.frozen
+class Event:
+    """One thing that happened in a session, in the versioned envelope."""
+
+    type: EventType = attrs.field(converter=EventType)
+    session_id: str
+    round_id: str | None = None
+    post_id: str | None = None
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    time: float = attrs.field(factory=lambda: round(time.time(), 6))
+    v: int = SCHEMA_VERSION
+
+    @property
+    def durable(self) -> bool:
+        return self.type in DURABLE

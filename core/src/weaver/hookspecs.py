@@ -1,0 +1,332 @@
+"""Weaver's hook specifications: the table of contents of the architecture.
+
+Every extension is a module (found through the ``weaver`` entry-point group) with
+functions decorated by :data:`weaver.hookimpl` whose names are the hooks below. The core's
+own defaults register the same way (:mod:`weaver.defaults`), marked ``trylast`` so an
+extension always comes first.
+
+The rest of Weaver calls hooks through :class:`weaver.extensions.Hooks`, a typed facade,
+never through ``pm.hook`` directly.
+
+Each docstring says when the hook runs, what returning a value means, and shows a short
+implementation. A contract test (``core/tests/test_hookspecs.py``) fails when a hook has no
+example here or no ``test_hook_<name>`` test anywhere in the repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from weaver.config import Config
+    from weaver.events import Event
+    from weaver.execution import ExecutionResult
+    from weaver.guards import GuardContext
+    from weaver.llm import LLMRequest, LLMResponse
+    from weaver.memory import CompressedMemory, MemoryBudget
+    from weaver.model import Round
+    from weaver.specs import (
+        ConfigTable,
+        ExecutorSpec,
+        LLMBackendSpec,
+        PluginSpec,
+        RoleSpec,
+        Verdict,
+        VerifyMode,
+        Violation,
+    )
+
+hookspec = pluggy.HookspecMarker("weaver")
+hookimpl = pluggy.HookimplMarker("weaver")
+"""Marks an extension's hook implementations; also exported as ``weaver.hookimpl``."""
+
+
+# --------------------------------------------------------------------------------------
+# Setup
+# --------------------------------------------------------------------------------------
+
+
+@hookspec(historic=True)
+def weaver_configure(config: Config) -> None:
+    """Called once the effective configuration is known, before any session starts.
+
+    Historic: an extension registered later still receives the call. Use it to read your
+    own table and prepare module state; raise :class:`weaver.errors.ConfigError` to refuse
+    a configuration.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_configure(config):
+            global LIMIT
+            LIMIT = config.table("retry_guard").max_identical_errors
+    """
+
+
+@hookspec
+def weaver_cli(app: typer.Typer) -> None:
+    """Add commands to the ``weaver`` CLI.
+
+    Called while the CLI is built. Keep the module that holds this hook light: import what
+    the command needs inside the command, so ``weaver --help`` stays fast.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_cli(app):
+            @app.command()
+            def hello(name: str = "world"):
+                \"\"\"Say hello.\"\"\"
+                print(f"hello {name}")
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Registration: each hook returns an iterable of small frozen records
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def weaver_config_tables() -> Iterable[ConfigTable]:
+    """Declare the config tables this extension owns, each with a typed attrs schema.
+
+    Values in ``[name]`` are validated against ``schema``: an unknown key or a wrong type
+    is an error naming the file, the table and the key.
+
+    Example::
+
+        @attrs.frozen
+        class RetryGuardConfig:
+            max_identical_errors: int = 3
+
+        @weaver.hookimpl
+        def weaver_config_tables():
+            return [ConfigTable("retry_guard", RetryGuardConfig)]
+    """
+
+
+@hookspec
+def weaver_roles() -> Iterable[RoleSpec]:
+    """Declare roles. Two extensions declaring one name or alias is an error naming both.
+
+    Example::
+
+        class Echo:
+            async def reply(self, ctx):
+                return Post(send_from="Echo", send_to="User", message=ctx.post.message)
+
+        @weaver.hookimpl
+        def weaver_roles():
+            return [RoleSpec(name="echo", alias="Echo", factory=Echo,
+                             description="Repeats what it is told.")]
+    """
+
+
+@hookspec
+def weaver_plugins(config: Config) -> Iterable[PluginSpec]:
+    """Declare plugins: functions that generated code calls inside the kernel.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_plugins(config):
+            return [PluginSpec(name="sql_pull_data", target="weaver_data_plugins.sql:sql_pull_data",
+                               description="Run a read-only SQL query; returns a DataFrame.")]
+    """
+
+
+@hookspec
+def weaver_llm_backends() -> Iterable[LLMBackendSpec]:
+    """Declare LLM backends, selected per model with ``[llm.models.<alias>] backend = "name"``.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_llm_backends():
+            return [LLMBackendSpec(name="echo", factory=EchoBackend)]
+    """
+
+
+@hookspec
+def weaver_executors() -> Iterable[ExecutorSpec]:
+    """Declare code executors, selected with ``[execution] executor = "name"``.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_executors():
+            return [ExecutorSpec(name="remote", factory=RemoteKernelExecutor)]
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Code verification
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str]) -> Sequence[Violation]:
+    """Judge code before it runs. Every verifier runs; all violations are reported together.
+
+    ``code`` is exactly the text that will run; ``plugins`` are the names of the plugins
+    bound in the kernel. Return an empty sequence (or ``None``) when the code is clean.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_verify_code(code, mode, plugins):
+            return [Violation(line=n, rule="no-print", message="return values instead of printing")
+                    for n, text in enumerate(code.splitlines(), 1) if text.startswith("print(")]
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Guards around LLM calls and executions: return None to allow, or a Verdict
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def weaver_before_llm_call(request: LLMRequest, ctx: GuardContext) -> Verdict | None:
+    """Called before every LLM call; a ``stop`` verdict prevents the call.
+
+    ``request.estimated_prompt_tokens`` is known before the call, so a budget can refuse a
+    call that would exceed it.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_before_llm_call(request, ctx):
+            if ctx.session_usage.total_tokens > 100_000:
+                return Verdict.stop("token budget of 100000 spent", source="my_budget")
+    """
+
+
+@hookspec
+def weaver_after_llm_call(request: LLMRequest, response: LLMResponse, ctx: GuardContext) -> Verdict | None:
+    """Called after every successful LLM call with the reply and its usage.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_after_llm_call(request, response, ctx):
+            if response.usage.completion_tokens > 4000:
+                return Verdict.warn("very long reply", source="my_guard")
+    """
+
+
+@hookspec
+def weaver_before_execute(code: str, ctx: GuardContext) -> Verdict | None:
+    """Called after verification and before code runs in the kernel.
+
+    ``warn`` and ``inject`` messages travel with the execution result to the model.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_before_execute(code, ctx):
+            if "time.sleep(" in code:
+                return Verdict.warn("sleeping wastes the execution timeout", source="my_guard")
+    """
+
+
+@hookspec
+def weaver_after_execute(code: str, result: ExecutionResult, ctx: GuardContext) -> Verdict | None:
+    """Called after code ran, with its result; ``stop`` ends the step's retries.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_after_execute(code, result, ctx):
+            if result.error and result.error.type == "ModuleNotFoundError":
+                return Verdict.stop("a package is missing; ask the user to install it")
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Inside the kernel
+# --------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def weaver_plugin_call_budget(config: Config) -> int | None:
+    """How many plugin calls one execution may make; the first non-``None`` answer wins.
+
+    Calls past the budget raise ``PluginBudgetExceeded`` inside the kernel. No answer means
+    calls are counted but not limited.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_plugin_call_budget(config):
+            return config.table("loop_detector").plugin_call_budget
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Memory and feedback
+# --------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def weaver_compress_memory(
+    rounds: Sequence[Round], budget: MemoryBudget, role: str
+) -> CompressedMemory | None:
+    """Shrink the history a role puts in its prompt; the first non-``None`` answer wins.
+
+    ``budget`` says how many tokens the history may take. The core's fallback (``trylast``)
+    keeps every round.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_compress_memory(rounds, budget, role):
+            if len(rounds) > 10:
+                return CompressedMemory(summary="(older rounds omitted)", rounds=tuple(rounds[-10:]))
+    """
+
+
+@hookspec(firstresult=True)
+def weaver_format_feedback(result: ExecutionResult, code: str) -> str | None:
+    """Turn an execution result into the text the model reads; the first answer wins.
+
+    The core's fallback (``trylast``) reports everything; a guard can trim tracebacks and
+    long output.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_format_feedback(result, code):
+            return f"status: {'ok' if result.ok else 'error'}\\n{result.stdout[-2000:]}"
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Observation
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def weaver_event(event: Event) -> None:
+    """Receive every event of every session: the console, logs, tracing and UIs use it.
+
+    Called on the engine's event loop: return quickly and never block.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_event(event):
+            if event.type == "round_end":
+                LOG.info("round %s ended: %s", event.round_id, event.data["round"]["state"])
+    """
+
+
+# Names used by the contract test and the facade; keep in the order above.
+HOOK_NAMES: tuple[str, ...] = tuple(
+    name for name, value in list(globals().items()) if name.startswith("weaver_") and callable(value)
+)
+

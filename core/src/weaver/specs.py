@@ -1,0 +1,129 @@
+"""The small typed records that hooks return.
+
+Registration hooks yield these records and the core validates them in one place
+(:mod:`weaver.extensions`); guard and verifier hooks return :class:`Verdict` and
+:class:`Violation` values. All are frozen.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class RoleSpec:
+    """A role an extension provides.
+
+    ``name`` is the config name (``[session] roles = ["planner", ...]`` and the role's own
+    config table); ``alias`` is the wire name used in ``send_to`` (``Planner``).
+    ``factory()`` is called once per session and returns an object with
+    ``async def reply(self, ctx: weaver.roles.RoleContext) -> weaver.model.Post``.
+    ``description`` is how other roles (the Planner) introduce this one to the model.
+    """
+
+    name: str
+    alias: str
+    factory: Callable[[], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class PluginSpec:
+    """A plugin: a Python function generated code calls inside the kernel.
+
+    ``target`` is ``"module:function"``, imported inside the kernel, never in the host's
+    hot path. ``config`` holds the plugin's settings and secrets; they reach the plugin's
+    context in the kernel and never a prompt or a log.
+    """
+
+    name: str
+    target: str
+    description: str = ""
+    config: Mapping[str, Any] = attrs.field(factory=dict)
+    batch: str | None = None
+
+
+@attrs.frozen
+class LLMBackendSpec:
+    """An LLM backend: ``factory(model_config)`` returns the client for one model alias."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@attrs.frozen
+class ExecutorSpec:
+    """A code executor: ``factory(session_dir, config)`` returns one session's executor."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@attrs.frozen
+class ConfigTable:
+    """A config table an extension owns: ``[name]`` validated against the attrs class ``schema``.
+
+    ``schema`` is an attrs class whose fields all have defaults; ``secret_keys`` names the
+    keys ``weaver config show`` masks (keys containing ``key``, ``secret``, ``token`` or
+    ``password`` are masked anyway).
+    """
+
+    name: str
+    schema: type
+    description: str = ""
+    secret_keys: frozenset[str] = frozenset()
+
+
+class VerifyMode(str, enum.Enum):
+    """How strictly code is checked: ordinary code, or plugin calls only."""
+
+    normal = "normal"
+    plugin_only = "plugin_only"
+
+
+@attrs.frozen
+class Violation:
+    """A rule the code breaks, at a line, with what to do instead."""
+
+    line: int
+    rule: str
+    message: str
+    col: int = 0
+    source: str = ""
+
+
+class VerdictAction(str, enum.Enum):
+    warn = "warn"
+    stop = "stop"
+    inject = "inject"
+
+
+@attrs.frozen
+class Verdict:
+    """What a guard says about an LLM call or an execution (``None`` from a guard means allow).
+
+    ``warn`` lets it proceed and records the message; ``inject`` lets it proceed and adds
+    the message to what the model sees next; ``stop`` ends the work with the message.
+    """
+
+    action: VerdictAction = attrs.field(converter=VerdictAction)
+    message: str
+    source: str = ""
+
+    @classmethod
+    def warn(cls, message: str, source: str = "") -> Verdict:
+        return cls(VerdictAction.warn, message, source)
+
+    @classmethod
+    def stop(cls, message: str, source: str = "") -> Verdict:
+        return cls(VerdictAction.stop, message, source)
+
+    @classmethod
+    def inject(cls, message: str, source: str = "") -> Verdict:
+        return cls(VerdictAction.inject, message, source)

@@ -1,0 +1,118 @@
+"""The session store: an append-only event log per session, enough to rebuild it.
+
+Layout under the workspace::
+
+    sessions/<id>/events.jsonl   one durable event a line, flushed as each is written
+    sessions/<id>/cwd/           the kernel's working directory (uploads, files code writes)
+    sessions/<id>/artifacts/     plots and tables the code produced
+
+A process killed mid-write leaves at most a torn last line; reading reports it and skips
+it, so every post reported done before the kill is still there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+from weaver.events import Event, EventType
+from weaver.model import Post, Round, RoundState
+from weaver.serde import from_data, to_json
+
+LOG_NAME = "events.jsonl"
+INTERRUPTED = "interrupted: the process stopped before this round ended"
+
+
+@attrs.frozen
+class SessionPaths:
+    root: Path
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG_NAME
+
+    @property
+    def cwd(self) -> Path:
+        return self.root / "cwd"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "artifacts"
+
+    def create(self) -> None:
+        for path in (self.cwd, self.artifacts):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@attrs.frozen
+class LogContents:
+    events: tuple[Event, ...]
+    problems: tuple[str, ...] = ()
+
+
+class SessionStore:
+    """Appends one session's durable events; one writer per session."""
+
+    def __init__(self, paths: SessionPaths) -> None:
+        self.paths = paths
+        paths.create()
+        self._file = open(paths.log, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def append(self, event: Event) -> None:
+        self._file.write(to_json(event) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def sessions_dir(workspace: Path) -> Path:
+    return workspace / "sessions"
+
+
+def session_ids(workspace: Path) -> list[str]:
+    root = sessions_dir(workspace)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / LOG_NAME).is_file())
+
+
+def read_log(path: Path) -> LogContents:
+    """Every well-formed event; a torn or corrupt line is reported in ``problems`` and skipped."""
+    events: list[Event] = []
+    problems: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                events.append(from_data(json.loads(line), Event))
+            except (ValueError, TypeError, KeyError) as exc:
+                torn = "" if line.endswith("\n") else " (torn last line, likely a crash while writing)"
+                problems.append(f"{path}:{number}: skipped an unreadable event{torn}: {exc}")
+    return LogContents(tuple(events), tuple(problems))
+
+
+def rebuild_rounds(events: tuple[Event, ...]) -> tuple[Round, ...]:
+    """Rounds as the log records them; a round the log never saw end is marked interrupted."""
+    rounds: dict[str, Round] = {}
+    for event in events:
+        if event.round_id is None:
+            continue
+        if event.type is EventType.round_start:
+            rounds[event.round_id] = Round(
+                id=event.round_id, user_query=event.data["user_query"], state=RoundState.running, created_at=event.time
+            )
+        elif event.type is EventType.post_end and event.round_id in rounds:
+            current = rounds[event.round_id]
+            post = from_data(event.data["post"], Post)
+            rounds[event.round_id] = attrs.evolve(current, posts=(*current.posts, post))
+        elif event.type is EventType.round_end:
+            rounds[event.round_id] = from_data(event.data["round"], Round)
+    return tuple(
+        r if r.state.is_final else attrs.evolve(r, state=RoundState.failed, reason=INTERRUPTED)
+        for r in rounds.values()
+    )
+
