@@ -42,6 +42,7 @@ _LAZY = {
     "GuardContext": "weaver.guards",
     "WeaverError": "weaver.errors",
     "ConfigError": "weaver.errors",
+    "plugin": "weaver.plugins.decorator",
 }
 
 __all__ = ["hookimpl", "__version__", *_LAZY]
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from weaver.errors import ConfigError, WeaverError
     from weaver.events import Event, EventType
     from weaver.guards import GuardContext
+    from weaver.plugins.decorator import plugin
     from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState, Usage
     from weaver.roles import RoleContext
     from weaver.specs import (

@@ -41,7 +41,9 @@ CONFIG_ENV = "WEAVER_CONFIG"
 PROJECT_FILE = "weaver.toml"
 SDK_ENV = {"OPENAI_API_KEY": ("llm", "api_key"), "OPENAI_BASE_URL": ("llm", "base_url")}
 _NOT_TABLES = {"CONFIG", "LOAD_PLUGINS"}
-_SECRET = re.compile(r"key|secret|token|password", re.IGNORECASE)
+# The last word of a key names what it holds: ``api_key`` is a secret, ``max_tokens`` and
+# ``api_key_env`` (the name of a variable) are not.
+_SECRET = re.compile(r"(^|_)(key|secret|token|password)$", re.IGNORECASE)
 DEFAULTS = "defaults"
 
 
@@ -105,7 +107,7 @@ def parse_assignment(text: str) -> tuple[str, TextValue]:
     """``table.key=value`` from ``--set`` as ``("table.key", "value")``."""
     key, sep, value = text.partition("=")
     if not sep or "." not in key:
-        raise ConfigError(f"--set wants table.key=value, got {text!r}", source="--set")
+        raise ConfigError(f"expected table.key=value, got {text!r}", source="--set")
     return key.strip(), TextValue(value.strip())
 
 
@@ -206,7 +208,8 @@ def _first_error(exc: BaseException) -> tuple[list[str], str]:
             path, message = _first_error(inner)
             return [note.name, *path], message
         return _first_error(without[0])
-    if isinstance(exc, (cattrs.IterableValidationError, ExceptionGroup)):
+    # cattrs' own group base, not the ExceptionGroup builtin, which Python 3.10 lacks.
+    if isinstance(exc, cattrs.BaseValidationError):
         return _first_error(exc.exceptions[0])
     return [], str(exc)
 
@@ -296,9 +299,16 @@ def read_layers(
     return layers
 
 
-def merged_raw(layers: Iterable[Layer]) -> dict[str, Any]:
-    """The layers merged, unvalidated: for the few settings needed before extensions load."""
-    return _merge(layers)[0]
+def extensions_strict(layers: Iterable[Layer]) -> bool:
+    """``[extensions] strict``, read before extensions load (so before its table is validated)."""
+    raw, sources = _merge(layers)
+    section = raw.get("extensions")
+    value = section.get("strict", False) if isinstance(section, Mapping) else False
+    try:
+        return _strict_scalar(bool)(value, bool)
+    except (TypeError, ValueError) as exc:
+        source = sources.get("extensions.strict", DEFAULTS)
+        raise ConfigError(str(exc), source=source, table="extensions", key="strict") from None
 
 
 def build_config(project_dir: Path, layers: Iterable[Layer], tables: Mapping[str, ConfigTable]) -> Config:

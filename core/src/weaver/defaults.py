@@ -7,13 +7,24 @@ They declare the core's config tables and give ``trylast`` fallbacks for the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
+from weaver.execution.config import ExecutionConfig
 from weaver.hookspecs import hookimpl
+from weaver.llm.config import LLMConfig, ModelConfig
 from weaver.memory import CompressedMemory, MemoryBudget
 from weaver.model import Round
-from weaver.specs import ConfigTable
+from weaver.plugins.loader import PluginsConfig
+from weaver.specs import ConfigTable, ExecutorSpec, LLMBackendSpec
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from weaver.config import Config
+    from weaver.execution.executor import Executor, ExecutorSetup
+    from weaver.execution.result import ExecutionResult
 
 
 @attrs.frozen
@@ -47,9 +58,41 @@ def weaver_config_tables() -> list[ConfigTable]:
         ConfigTable("session", SessionConfig, "Roles and round limits"),
         ConfigTable("workspace", WorkspaceConfig, "Where session state lives"),
         ConfigTable("extensions", ExtensionsConfig, "How extensions load"),
+        ConfigTable("llm", LLMConfig, "LLM models, prices, retries, recording and replay"),
+        ConfigTable("execution", ExecutionConfig, "The executor, kernel limits, sandbox and warm pool"),
+        ConfigTable("plugins", PluginsConfig, "The project's plugins folder, which plugins are enabled, their config"),
     ]
+
+
+def _openai_backend(model: ModelConfig) -> object:
+    from weaver.llm.client import OpenAIBackend
+
+    return OpenAIBackend(model)
+
+
+@hookimpl
+def weaver_llm_backends() -> list[LLMBackendSpec]:
+    return [LLMBackendSpec("openai", _openai_backend, "OpenAI, Azure OpenAI and any OpenAI-compatible endpoint")]
 
 
 @hookimpl(trylast=True)
 def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget, role: str) -> CompressedMemory:
     return CompressedMemory(rounds=tuple(rounds))
+
+
+def _local_executor(session_dir: Path, config: Config, setup: ExecutorSetup) -> Executor:
+    from weaver.execution.kernel import LocalExecutor
+
+    return LocalExecutor.create(session_dir, config, setup)
+
+
+@hookimpl
+def weaver_executors() -> list[ExecutorSpec]:
+    return [ExecutorSpec("local", _local_executor, "A local Jupyter kernel per session (ipykernel)")]
+
+
+@hookimpl(trylast=True)
+def weaver_format_feedback(result: ExecutionResult, code: str) -> str:
+    from weaver.execution.feedback import format_result
+
+    return format_result(result)

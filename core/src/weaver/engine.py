@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pluggy
 
-from weaver.config import Config, build_config, merged_raw, read_layers, from_text
+from weaver.config import Config, build_config, extensions_strict, read_layers
 from weaver.errors import SessionNotFoundError, WeaverError
 from weaver.events import Event, EventType
 from weaver.extensions import (
@@ -41,12 +41,18 @@ from weaver.extensions import (
 from weaver.guards import GuardContext
 from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState, Usage, new_id
 from weaver.roles import Role, RoleContext
-from weaver.serde import to_data
+from weaver.serde import from_data, to_data
 from weaver.specs import RoleSpec
 from weaver.store import SessionPaths, SessionStore, read_log, rebuild_rounds, session_ids, sessions_dir
 
 log = logging.getLogger("weaver.engine")
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from weaver.execution.result import ExecutionResult, VariableInfo
+    from weaver.execution.service import SessionExecution
+    from weaver.llm.service import LLMService
+    from weaver.plugins.loader import PluginSet
 
 Subscriber = Callable[[Event], None]
 
@@ -104,6 +110,9 @@ class App:
     ``App(project_dir, **overrides)``: ``project_dir`` holds ``weaver.toml`` (default: the
     current directory); overrides are the highest config layer, as dotted keys
     (``**{"session.max_hops": 5}``) or tables (``session={"max_hops": 5}``).
+
+    ``plugin_manager`` replaces entry-point loading (tests, the CLI); ``load_report`` is then
+    what its loader found, so strict mode (``[extensions] strict``) can refuse its failures.
     """
 
     def __init__(
@@ -111,6 +120,7 @@ class App:
         project_dir: str | os.PathLike[str] | None = None,
         *,
         plugin_manager: pluggy.PluginManager | None = None,
+        load_report: LoadReport | None = None,
         environ: Mapping[str, str] | None = None,
         cli_sets: Iterable[str] = (),
         **overrides: Any,
@@ -118,14 +128,13 @@ class App:
         environ = os.environ if environ is None else environ
         self.project_dir = Path(project_dir or os.getcwd()).resolve()
         layers = read_layers(self.project_dir, overrides, environ, cli_sets)
-        strict = merged_raw(layers).get("extensions", {}).get("strict", False)
-        if isinstance(strict, str):
-            strict = from_text(strict, bool)
+        strict = extensions_strict(layers)
         if plugin_manager is None:
             plugin_manager = make_plugin_manager()
-            self.load_report = load_extensions(plugin_manager, only=selected_from_env(environ), strict=bool(strict))
-        else:
-            self.load_report = LoadReport()
+            load_report = load_extensions(plugin_manager, only=selected_from_env(environ), strict=strict)
+        self.load_report: LoadReport = load_report or LoadReport()
+        if strict:
+            self.load_report.raise_first_failure()
         self.pm = plugin_manager
         self.hooks = Hooks(plugin_manager)
         self.registry: Registry = build_registry(plugin_manager)
@@ -135,6 +144,28 @@ class App:
         self._loop = _LoopThread()
         self._subscribers: list[Subscriber] = []
         self._sessions: dict[str, Session] = {}
+        self._environ = environ
+        self._llm: LLMService | None = None
+        self._kernels_used = False
+        self._plugins: PluginSet | None = None
+
+    @property
+    def llm(self) -> LLMService:
+        """The LLM service (model aliases, backends, cassette), created on first use."""
+        if self._llm is None:
+            from weaver.llm.service import LLMService
+
+            self._llm = LLMService(self.config, self.registry, self._environ, self.project_dir)
+        return self._llm
+
+    @property
+    def plugins(self) -> PluginSet:
+        """The plugins generated code may call (extensions' and the project's), loaded on first use."""
+        if self._plugins is None:
+            from weaver.plugins.loader import load_plugins
+
+            self._plugins = load_plugins(self.pm, self.config)
+        return self._plugins
 
     # ---- sessions -------------------------------------------------------------------
 
@@ -160,6 +191,19 @@ class App:
         """Ids of every session stored in the workspace."""
         return session_ids(self.workspace)
 
+    def warm_up(self, wait: bool = False) -> None:
+        """Start the warm pool's kernels (``[execution] pool_size``) so that new sessions'
+        first executions do not wait for a kernel; ``wait`` blocks until they are ready.
+
+        Long-lived front ends call this once at start; the pool then refills itself.
+        """
+        from weaver.execution.service import warm_up
+
+        self._kernels_used = True
+        future = self._loop.submit(warm_up(self.config, wait))
+        if wait:
+            future.result()
+
     # ---- events ---------------------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -170,13 +214,13 @@ class App:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
-    def _publish(self, event: Event) -> None:
+    def _publish(self, event: Event, session: Session | None = None) -> None:
         for callback in list(self._subscribers):
             try:
                 callback(event)
             except Exception:  # noqa: BLE001 - observers must not break sessions
                 log.exception("event subscriber %r failed", callback)
-        self.hooks.event(event)
+        self.hooks.event(event, session)
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -194,6 +238,13 @@ class App:
         """Close every session and stop the loop."""
         for session in list(self._sessions.values()):
             session.close()
+        if self._llm is not None:
+            self.run(self._llm.aclose())
+            self._llm = None
+        if self._kernels_used:
+            from weaver.execution.service import close_pools
+
+            self.run(close_pools())
         self._loop.stop()
 
     def __enter__(self) -> App:
@@ -240,6 +291,7 @@ class Session:
         self._store: SessionStore | None = None
         self._current: _RoundState | None = None
         self._closed = False
+        self._execution: SessionExecution | None = None
 
     # ---- public API -----------------------------------------------------------------
 
@@ -267,10 +319,25 @@ class Session:
         self.app._loop.loop.call_soon_threadsafe(current.task.cancel)
         return True
 
+    async def execute(self, code: str) -> ExecutionResult:
+        """Run ``code`` in this session's kernel (started on first use) and log the result
+        as a durable ``execution`` event. Failures of the code, the time limit or the kernel
+        are in the result; a plugin that fails to load raises before any code runs."""
+        return await self.app.arun(self._execute(code))
+
+    def variables(self) -> tuple[VariableInfo, ...]:
+        """The kernel's variables after the latest execution (empty before the first)."""
+        return self._execution.variables() if self._execution is not None else ()
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._execution is not None:
+            if _running_loop() is self.app._loop.loop:
+                asyncio.ensure_future(self._execution.close())
+            else:
+                self.app.run(self._execution.close())
         if self._store is not None:
             self._store.close()
         self.app._sessions.pop(self.id, None)
@@ -280,13 +347,16 @@ class Session:
     def emit(self, event: Event) -> None:
         """Publish an event; durable ones are appended to the session's log first."""
         current = self._current
-        if event.type is EventType.llm_call and current is not None:
-            usage = Usage(**event.data.get("usage", {}))
-            current.usage = current.usage + usage
+        if event.type is EventType.llm_call:
+            # The one converter ignores keys a newer LLM client adds, where Usage(**...) would fail the round.
+            usage = from_data(event.data.get("usage", {}), Usage)
             self.usage = self.usage + usage
+            # A call between rounds (an extension's background work) counts for the session only.
+            if current is not None:
+                current.usage = current.usage + usage
         if event.durable:
             self._ensure_store().append(event)
-        self.app._publish(event)
+        self.app._publish(event, self)
 
     def guard_context(self, role: str, round: Round | None = None, step: str | None = None) -> GuardContext:
         current = self._current
@@ -300,7 +370,22 @@ class Session:
             round_llm_calls=current.usage.llm_calls if current else 0,
             step=step,
             scratch=self.scratch,
+            session_rounds=len(self.rounds),
+            plugins={spec.name: spec for spec in self.app.plugins.specs},
         )
+
+    async def _execute(self, code: str) -> ExecutionResult:
+        if self._closed:
+            raise WeaverError(f"session {self.id} is closed")
+        if self._execution is None:
+            from weaver.execution.service import SessionExecution
+
+            self.app._kernels_used = True
+            self._execution = SessionExecution(self)
+        result = await self._execution.execute(code)
+        round_id = self._current.round.id if self._current is not None else None
+        self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
+        return result
 
     def _ensure_store(self) -> SessionStore:
         if self._store is None:

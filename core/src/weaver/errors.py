@@ -83,3 +83,19 @@ class SessionNotFoundError(WeaverError):
     """``App.resume`` was asked for a session that has no event log in the workspace."""
 
     session_id: str = ""
+
+
+@attrs.define(eq=False)
+class PluginLoadError(WeaverError):
+    """A plugin (a function generated code calls) is malformed or failed to load.
+
+    ``name`` is the plugin's name (or the file's stem when the name is not known yet);
+    ``source`` is where it came from: a file path, or the extension that declared it.
+    """
+
+    name: str = ""
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f" ({self.source})" if self.source else ""
+        return f"plugin {self.name!r}{where}: {self.message}"

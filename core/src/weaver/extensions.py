@@ -10,6 +10,7 @@ extensions registered from a :class:`Registry`.
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import logging
 import os
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     import typer
 
     from weaver.config import Config
+    from weaver.engine import Session
     from weaver.events import Event
     from weaver.execution import ExecutionResult
     from weaver.llm import LLMRequest, LLMResponse
@@ -67,14 +69,27 @@ class ExtensionInfo:
     def ok(self) -> bool:
         return self.error is None
 
+    def load_error(self) -> ExtensionLoadError:
+        """This extension's failure as the error strict mode raises."""
+        return ExtensionLoadError(
+            self.error or "", name=self.name, distribution=self.distribution, version=self.version
+        )
+
 
 @attrs.frozen
 class LoadReport:
+    """Every extension a loader tried, in load order, the core defaults first."""
+
     extensions: tuple[ExtensionInfo, ...] = ()
 
     @property
     def failed(self) -> tuple[ExtensionInfo, ...]:
         return tuple(e for e in self.extensions if not e.ok)
+
+    def raise_first_failure(self) -> None:
+        """Strict mode: raise :class:`ExtensionLoadError` for the first extension that failed."""
+        for info in self.failed:
+            raise info.load_error()
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
@@ -105,9 +120,11 @@ def load_extensions(
     the first failure raises :class:`ExtensionLoadError`; otherwise it is reported and the
     extension skipped.
     """
-    from weaver import defaults
+    from weaver import __version__, defaults
 
-    infos = [_register(pm, defaults, name=DEFAULTS_NAME, builtin=True)]
+    infos = [
+        _register(pm, defaults, name=DEFAULTS_NAME, distribution="weaver-core", version=__version__, builtin=True)
+    ]
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     for ep in sorted(entry_points, key=lambda e: e.name):
@@ -129,7 +146,7 @@ def load_extensions(
             )
         if info.error is not None:
             if strict:
-                raise ExtensionLoadError(info.error, name=info.name, distribution=dist_name, version=dist_version)
+                raise info.load_error()
             log.warning("skipping extension %r from %s: %s", info.name, dist_name or "?", info.error)
         infos.append(info)
     return LoadReport(tuple(infos))
@@ -156,7 +173,7 @@ def _register(
 
     unknown = _unknown_hooks(pm, module)
     if unknown:
-        return info(error=f"implements unknown hook(s) {', '.join(unknown)}; known hooks are listed by 'weaver plugins --all'")
+        return info(error=f"implements unknown hook(s) {', '.join(unknown)}; 'weaver plugins --all' lists the hooks")
     holder = pm.get_plugin(name)
     if holder is not None:
         return info(error=f"an extension named {name!r} is already registered ({pm.get_name(holder) or name})")
@@ -166,11 +183,12 @@ def _register(
 
 
 def _unknown_hooks(pm: pluggy.PluginManager, module: object) -> list[str]:
-    """Hook implementations whose names no spec has (a misspelt hook)."""
+    """Hook implementations whose names no spec has (a misspelt hook), with the likely intended name."""
     names = []
     for attr in dir(module):
         if pm.parse_hookimpl_opts(module, attr) is not None and attr not in hookspecs.HOOK_NAMES:
-            names.append(attr)
+            close = difflib.get_close_matches(attr, hookspecs.HOOK_NAMES, n=1)
+            names.append(f"{attr} (did you mean {close[0]}?)" if close else attr)
     return names
 
 
@@ -211,7 +229,8 @@ def collect(
     for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
         args = {name: kwargs[name] for name in impl.argnames}
         for record in impl.function(**args) or ():
-            for claimed in key(record):
+            # dict.fromkeys: a role whose name equals its alias claims that name once.
+            for claimed in dict.fromkeys(key(record)):
                 owners[(kind, claimed)].append(impl.plugin_name)
             records[next(iter(key(record)))] = record
     for (_, claimed), names in owners.items():
@@ -254,8 +273,23 @@ class Hooks:
     def configure(self, config: Config) -> None:
         self.pm.hook.weaver_configure.call_historic(kwargs={"config": config})
 
-    def cli(self, app: typer.Typer) -> None:
-        self.pm.hook.weaver_cli(app=app)
+    def cli(self, app: typer.Typer) -> dict[str, str]:
+        """Let extensions add commands; returns ``{extension: error}`` for each whose hook raised.
+
+        A failing extension must not take the whole CLI down, so each runs in its own ``try``.
+        """
+        failures: dict[str, str] = {}
+        for impl in reversed(self.pm.hook.weaver_cli.get_hookimpls()):
+            try:
+                impl.function(app=app)
+            except Exception as exc:  # noqa: BLE001 - third-party code; reported, not fatal
+                failures[impl.plugin_name] = f"its weaver_cli hook raised {type(exc).__name__}: {exc}"
+                log.warning("extension %r could not add its commands: %s", impl.plugin_name, failures[impl.plugin_name])
+        return failures
+
+    def has_verifiers(self) -> bool:
+        """Whether any extension implements ``weaver_verify_code`` (without one, no code runs)."""
+        return bool(self.pm.hook.weaver_verify_code.get_hookimpls())
 
     def verify_code(self, code: str, mode: VerifyMode, plugins: Sequence[str]) -> list[Violation]:
         results = self.pm.hook.weaver_verify_code(code=code, mode=mode, plugins=tuple(plugins))
@@ -282,10 +316,11 @@ class Hooks:
     def format_feedback(self, result: ExecutionResult, code: str) -> str:
         return self.pm.hook.weaver_format_feedback(result=result, code=code)
 
-    def event(self, event: Event) -> None:
+    def event(self, event: Event, session: Session | None = None) -> None:
         """Deliver an event; a subscriber that raises is logged, never fatal to the session."""
+        arguments = {"event": event, "session": session}
         for impl in reversed(self.pm.hook.weaver_event.get_hookimpls()):
             try:
-                impl.function(event=event)
+                impl.function(**{name: arguments[name] for name in impl.argnames})
             except Exception:  # noqa: BLE001 - observers must not break sessions
                 log.exception("event subscriber %s failed on %s", impl.plugin_name, event.type.value)

@@ -8,13 +8,13 @@ order so the model and the user see them all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from weaver.model import Usage
-from weaver.specs import Verdict, VerdictAction
+from weaver.specs import PluginSpec, Verdict, VerdictAction
 
 if TYPE_CHECKING:
     from weaver.config import Config
@@ -26,7 +26,9 @@ class GuardContext:
 
     ``scratch`` is a per-session dictionary a guard may keep its own state in, under its
     own key (``ctx.scratch.setdefault("retry_guard", {})``); it lives as long as the session.
-    ``step`` is the Planner's current plan step, when there is one.
+    ``step`` is the Planner's current plan step, when there is one. ``session_rounds`` is
+    how many rounds of the session ended before the current one. ``plugins`` are the
+    plugins generated code may call, by name (a guard reads ``PluginSpec.batch`` there).
     """
 
     session_id: str
@@ -38,6 +40,8 @@ class GuardContext:
     round_llm_calls: int = 0
     step: str | None = None
     scratch: MutableMapping[str, Any] = attrs.field(factory=dict)
+    session_rounds: int = 0
+    plugins: Mapping[str, PluginSpec] = attrs.field(factory=dict)
 
 
 @attrs.frozen

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import typer
 
     from weaver.config import Config
+    from weaver.engine import Session
     from weaver.events import Event
     from weaver.execution import ExecutionResult
     from weaver.guards import GuardContext
@@ -73,7 +74,10 @@ def weaver_cli(app: typer.Typer) -> None:
     """Add commands to the ``weaver`` CLI.
 
     Called while the CLI is built. Keep the module that holds this hook light: import what
-    the command needs inside the command, so ``weaver --help`` stays fast.
+    the command needs inside the command, so ``weaver --help`` stays fast. A command that
+    needs the project takes ``ctx: typer.Context`` and calls
+    ``weaver.cli.CliState.of(ctx).app()``. If this hook raises, the extension is reported as
+    failed by ``weaver plugins`` and dropped; the CLI still works.
 
     Example::
 
@@ -311,10 +315,13 @@ def weaver_format_feedback(result: ExecutionResult, code: str) -> str | None:
 
 
 @hookspec
-def weaver_event(event: Event) -> None:
+def weaver_event(event: Event, session: Session | None) -> None:
     """Receive every event of every session: the console, logs, tracing and UIs use it.
 
-    Called on the engine's event loop: return quickly and never block.
+    Called on the engine's event loop: return quickly and never block. ``session`` is the
+    live session the event belongs to (``None`` when there is none); an observer that needs
+    more than the event (the session's rounds, its LLM service) can start a task on the
+    running loop with it. Implementations that do not name ``session`` do not receive it.
 
     Example::
 

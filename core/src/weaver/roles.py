@@ -17,12 +17,15 @@ import attrs
 from weaver.events import Event, EventType
 from weaver.model import Attachment, AttachmentType, Post, Round, new_id
 from weaver.serde import to_data
+from weaver.specs import VerifyMode
 
 if TYPE_CHECKING:
+    from weaver.coderun import CodeRun
     from weaver.config import Config
     from weaver.engine import Session
     from weaver.extensions import Hooks
     from weaver.guards import GuardContext
+    from weaver.llm.service import RoleLLM
     from weaver.specs import RoleSpec
 
 
@@ -48,7 +51,7 @@ class RoleContext:
     def alias(self) -> str:
         return self.spec.alias
 
-    def emit(self, type: EventType | str, post_id: str | None = None, **data: Any) -> None:
+    def emit(self, type: EventType | str, /, post_id: str | None = None, **data: Any) -> None:
         """Report an event on this session and round."""
         self.session.emit(Event(type, self.session.id, self.round.id, post_id, data))
 
@@ -57,7 +60,23 @@ class RoleContext:
         self.emit(EventType.status, message=message, role=self.alias)
 
     def guard_context(self, step: str | None = None) -> GuardContext:
+        """What guards see of this reply; ``step`` defaults to the plan step the incoming post
+        carries (``current_plan_step``), so a role's LLM calls and executions share one step."""
+        if step is None:
+            carried = self.post.attachment(AttachmentType.current_plan_step)
+            step = carried.content.strip() or None if carried is not None else None
         return self.session.guard_context(self.alias, self.round, step)
+
+    @property
+    def llm(self) -> RoleLLM:
+        """The LLM client for this reply, on this role's model alias (``[<role>] llm``, else the default)."""
+        return self.session.app.llm.for_role(self)
+
+    async def run_code(self, code: str, mode: VerifyMode = VerifyMode.normal, *, step: str | None = None) -> CodeRun:
+        """Verify, guard, execute and describe ``code`` in this session's kernel (:mod:`weaver.coderun`)."""
+        from weaver.coderun import run_code
+
+        return await run_code(self, code, mode, step=step)
 
     def new_post(self, send_to: str | None = None) -> PostBuilder:
         """Start a post from this role; its parts stream to the event stream as they are added."""
@@ -99,7 +118,7 @@ class PostBuilder:
         self.attachments: list[Attachment] = []
         self._emit(EventType.post_start, send_from=ctx.alias, send_to=send_to)
 
-    def _emit(self, type: EventType, **data: Any) -> None:
+    def _emit(self, type: EventType, /, **data: Any) -> None:
         self._ctx.emit(type, post_id=self.id, **data)
 
     def attach(self, type: AttachmentType | str, content: str, extra: Any = None, *, id: str | None = None) -> Attachment:

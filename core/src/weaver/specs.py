@@ -37,14 +37,17 @@ class PluginSpec:
 
     ``target`` is ``"module:function"``, imported inside the kernel, never in the host's
     hot path. ``config`` holds the plugin's settings and secrets; they reach the plugin's
-    context in the kernel and never a prompt or a log.
+    context in the kernel and never a prompt or a log (so it is left out of ``repr``).
+    ``path`` is a directory the kernel puts on ``sys.path`` before importing ``target``
+    (a project's plugins folder); ``None`` for installed modules.
     """
 
     name: str
     target: str
     description: str = ""
-    config: Mapping[str, Any] = attrs.field(factory=dict)
+    config: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     batch: str | None = None
+    path: str | None = None
 
 
 @attrs.frozen
@@ -58,7 +61,11 @@ class LLMBackendSpec:
 
 @attrs.frozen
 class ExecutorSpec:
-    """A code executor: ``factory(session_dir, config)`` returns one session's executor."""
+    """A code executor: ``factory(session_dir, config, setup)`` returns one session's executor.
+
+    ``setup`` is a :class:`weaver.execution.ExecutorSetup` (session id, plugins to bind,
+    plugin call budget); the executor follows :class:`weaver.execution.Executor`.
+    """
 
     name: str
     factory: Callable[..., Any]
@@ -70,8 +77,8 @@ class ConfigTable:
     """A config table an extension owns: ``[name]`` validated against the attrs class ``schema``.
 
     ``schema`` is an attrs class whose fields all have defaults; ``secret_keys`` names the
-    keys ``weaver config show`` masks (keys containing ``key``, ``secret``, ``token`` or
-    ``password`` are masked anyway).
+    keys ``weaver config show`` masks (keys ending in ``key``, ``secret``, ``token`` or
+    ``password``, such as ``api_key``, are masked anyway).
     """
 
     name: str

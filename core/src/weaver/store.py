@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import attrs
+import cattrs
 
 from weaver.events import Event, EventType
 from weaver.model import Post, Round, RoundState
@@ -59,6 +60,9 @@ class SessionStore:
         self.paths = paths
         paths.create()
         self._file = open(paths.log, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        if _ends_torn(paths.log):
+            # A crash left half a line: end it, or the next event would be glued onto it and lost too.
+            self._file.write("\n")
 
     def append(self, event: Event) -> None:
         self._file.write(to_json(event) + "\n")
@@ -66,6 +70,14 @@ class SessionStore:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _ends_torn(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return False
+        handle.seek(-1, 2)
+        return handle.read(1) != b"\n"
 
 
 def sessions_dir(workspace: Path) -> Path:
@@ -89,7 +101,7 @@ def read_log(path: Path) -> LogContents:
                 continue
             try:
                 events.append(from_data(json.loads(line), Event))
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, cattrs.BaseValidationError) as exc:
                 torn = "" if line.endswith("\n") else " (torn last line, likely a crash while writing)"
                 problems.append(f"{path}:{number}: skipped an unreadable event{torn}: {exc}")
     return LogContents(tuple(events), tuple(problems))

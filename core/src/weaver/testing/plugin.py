@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,9 @@ from typing import Any
 import pluggy
 import pytest
 
-from weaver.extensions import load_extensions, make_plugin_manager
+from weaver.extensions import ENTRY_POINT_GROUP, load_extensions, make_plugin_manager
+from weaver.testing import FAKE_DISTS_DIR
+from weaver.testing.fake_openai import FakeOpenAIServer
 
 
 @pytest.fixture
@@ -56,3 +61,38 @@ def make_app(weaver_pm: pluggy.PluginManager, tmp_path: Path) -> Iterator[Callab
     yield make
     for app in apps:
         app.close()
+
+
+@pytest.fixture
+def fake_dists() -> Iterator[importlib.metadata.EntryPoints]:
+    """Install the fake distributions in :data:`FAKE_DISTS_DIR` for one test; returns their entry points.
+
+    The directory goes on ``sys.path``, so the real ``importlib.metadata`` loader finds
+    ``weaver-fake-good``, ``weaver-fake-broken`` and ``weaver-fake-misspelt``; afterwards the
+    path, the imported modules and the import caches are restored.
+    """
+    path = str(FAKE_DISTS_DIR)
+    saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
+    sys.path.insert(0, path)
+    importlib.invalidate_caches()
+    try:
+        yield importlib.metadata.EntryPoints(
+            ep
+            for dist in importlib.metadata.distributions(path=[path])
+            for ep in dist.entry_points
+            if ep.group == ENTRY_POINT_GROUP
+        )
+    finally:
+        sys.path[:] = saved_path
+        for name, module in list(sys.modules.items()):
+            if name not in saved_modules and (getattr(module, "__file__", None) or "").startswith(path):
+                del sys.modules[name]
+        importlib.invalidate_caches()
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAIServer]:
+    """A running fake OpenAI-compatible server for one test; script it with ``fake_llm.add(...)``."""
+    with FakeOpenAIServer() as server:
+        yield server

@@ -1,0 +1,39 @@
+"""The repository's distributions: ``core`` first, then every folder under ``builtin_roles/``
+and ``contrib_plugins/`` that has a ``pyproject.toml``.
+
+``python .ci/packages.py`` lists them; ``python .ci/packages.py install`` installs them all
+editable into the running interpreter in one pip call (tox uses it, so a new package is
+tested the moment its folder appears). The noxfile reads :func:`package_dirs`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GROUPS = ("builtin_roles", "contrib_plugins")
+
+
+def package_dirs(root: Path = ROOT) -> list[str]:
+    """Package folders relative to ``root``, ``core`` first."""
+    found = sorted(p.parent.relative_to(root).as_posix() for group in GROUPS for p in root.glob(f"{group}/*/pyproject.toml"))
+    return ["core", *found]
+
+
+def main(argv: list[str]) -> int:
+    dirs = package_dirs()
+    if argv[1:] == ["install"]:
+        editable = [arg for d in dirs for arg in ("-e", str(ROOT / d))]
+        # Build isolation would fetch hatchling once per package; the env already has it.
+        return subprocess.call([sys.executable, "-m", "pip", "install", "--no-build-isolation", *editable])
+    if argv[1:]:
+        print("usage: python .ci/packages.py [install]", file=sys.stderr)
+        return 2
+    print("\n".join(dirs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

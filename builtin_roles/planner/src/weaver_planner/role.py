@@ -1,0 +1,168 @@
+"""The Planner role: one turn is one validated reply from the model, streamed as a post.
+
+Each turn the Planner builds its prompt (:mod:`weaver_planner.prompt`), asks the model for
+a reply matching :func:`weaver_planner.reply.reply_schema`, checks it, parses the plan
+(:mod:`weaver_planner.plan`) and sends the message on. An invalid reply goes back to the
+model with what was wrong, at most ``[planner] max_self_corrections`` times in a row; the
+abandoned reply and the correction request stay on the post as ``invalid_response`` and
+``revise_message`` attachments. ``[planner] max_steps`` bounds the turns in a round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from weaver.engine import RoundStopped
+from weaver.llm import ChatMessage, ReplyFormatError
+from weaver.memory import MemoryBudget
+from weaver.model import USER, AttachmentType, Post
+from weaver.serde import to_data
+from weaver_planner.config import PlannerConfig
+from weaver_planner.examples import Example, example_dirs, load_examples, usable
+from weaver_planner.plan import Plan, build_plan, latest_plan
+from weaver_planner.prompt import Turn, conversation_turns, instructions, merge_turns
+from weaver_planner.reply import FIELDS, InvalidPlannerReply, PlannerReply, reply_schema, validate_reply
+
+if TYPE_CHECKING:
+    from weaver.roles import AttachmentStream, PostBuilder, RoleContext
+
+SCHEMA_NAME = "planner_reply"
+RAW_REPLY_LIMIT = 2000
+"""How much of the last invalid reply a failed round's reason quotes."""
+_STREAMED = tuple(name for name in FIELDS if name not in ("send_to", "message"))
+
+
+class Planner:
+    """The Planner; one instance per session (examples are read once, on its first turn)."""
+
+    def __init__(self) -> None:
+        self._examples: list[Example] | None = None
+
+    async def reply(self, ctx: RoleContext) -> Post:
+        config: PlannerConfig = ctx.config.table("planner")
+        me = ctx.alias
+        turn = sum(1 for post in ctx.round.posts if post.send_from == me) + 1
+        previous = latest_plan(ctx.round, me)
+        if turn > config.max_steps:
+            raise RoundStopped(_limit_reason(config.max_steps, previous, ctx.post))
+        recipients = [USER, *(spec.alias for spec in ctx.workers())]
+        ctx.status("composing prompt")
+        messages = self._messages(ctx, config, recipients, last_turn=turn == config.max_steps)
+        builder = ctx.new_post()
+        reply, streams = await self._valid_reply(ctx, config, builder, messages, recipients)
+        plan = build_plan(reply.init_plan, reply.plan, reply.current_plan_step, reply.stop, previous)
+        for name in _STREAMED:
+            extra = to_data(plan) if name == "plan" else None
+            if name in streams:
+                streams[name].close(getattr(reply, name), extra)
+            else:
+                builder.attach(name, getattr(reply, name), extra)
+        builder.set_message(reply.message)
+        builder.set_send_to(reply.send_to)
+        return builder.build()
+
+    async def _valid_reply(
+        self,
+        ctx: RoleContext,
+        config: PlannerConfig,
+        builder: PostBuilder,
+        messages: list[ChatMessage],
+        recipients: list[str],
+    ) -> tuple[PlannerReply, dict[str, AttachmentStream]]:
+        """The first valid reply, and the attachments its fields streamed into."""
+        schema = reply_schema(recipients)
+        corrections = 0
+        while True:
+            streams, on_field = _field_streams(builder)
+            ctx.status("calling the model")
+            try:
+                response = await ctx.llm.chat(messages, reply_schema=schema, schema_name=SCHEMA_NAME, on_field=on_field)
+            except ReplyFormatError as error:
+                raw, feedback = error.raw, error.feedback
+            else:
+                raw = response.text
+                try:
+                    return validate_reply(response.data, me=ctx.alias, recipients=recipients), streams
+                except InvalidPlannerReply as error:
+                    feedback = error.feedback
+            corrections += 1
+            if corrections > config.max_self_corrections:
+                raise RoundStopped(
+                    f"the Planner's reply was still invalid after {config.max_self_corrections} self-corrections "
+                    f"([planner] max_self_corrections): {feedback} Last raw reply: {_clip(raw)}"
+                )
+            request = f"{feedback} (correction {corrections} of at most {config.max_self_corrections})"
+            builder.attach(AttachmentType.invalid_response, raw)
+            builder.attach(AttachmentType.revise_message, request)
+            builder.set_message("")
+            ctx.status(
+                f"the reply was invalid; asking for a correction ({corrections} of {config.max_self_corrections})"
+            )
+            messages = [*messages, ChatMessage("assistant", raw), ChatMessage("user", request)]
+
+    # ---- the prompt --------------------------------------------------------------------
+
+    def _messages(
+        self, ctx: RoleContext, config: PlannerConfig, recipients: list[str], *, last_turn: bool
+    ) -> list[ChatMessage]:
+        me = ctx.alias
+        turns: list[Turn] = []
+        for example in self._usable_examples(ctx, config):
+            turns.extend(conversation_turns(example.rounds, me))
+        budget = MemoryBudget(max_tokens=config.history_max_tokens)
+        memory = ctx.hooks.compress_memory(ctx.history, budget, me)
+        turns.extend(conversation_turns((*memory.rounds, ctx.round), me, summary=memory.summary))
+        if last_turn:
+            warning = (
+                f"This is your last turn in this round ([planner] max_steps = {config.max_steps}): "
+                "send your answer to User now, with what has been achieved and what has not."
+            )
+            turns.append(("user", warning))
+        system = instructions(ctx.spec, ctx.workers(), recipients, config.extra_instructions)
+        return [ChatMessage("system", system), *(ChatMessage(role, text) for role, text in merge_turns(turns))]
+
+    def _usable_examples(self, ctx: RoleContext, config: PlannerConfig) -> list[Example]:
+        if not config.use_examples:
+            return []
+        if self._examples is None:
+            project = Path(ctx.config.project_dir)
+            self._examples = load_examples(example_dirs(project, config.example_dirs, config.builtin_examples))
+        return usable(self._examples, ctx.roles)
+
+
+def _field_streams(builder: PostBuilder) -> tuple[dict[str, AttachmentStream], Callable[[str, str], None]]:
+    """Attachments for one attempt's fields as they stream, and the ``on_field`` callback filling them.
+
+    The message streams into the post itself; an attempt that turns out invalid leaves its
+    attachments unclosed, so they never become part of the post.
+    """
+    streams: dict[str, AttachmentStream] = {}
+
+    def on_field(field: str, delta: str) -> None:
+        if field == "message":
+            builder.message_delta(delta)
+        elif field in _STREAMED:
+            if field not in streams:
+                streams[field] = builder.stream(field)
+            streams[field].append(delta)
+
+    return streams, on_field
+
+
+def _clip(text: str) -> str:
+    return (
+        text
+        if len(text) <= RAW_REPLY_LIMIT
+        else text[:RAW_REPLY_LIMIT] + f"... ({len(text) - RAW_REPLY_LIMIT} more characters)"
+    )
+
+
+def _limit_reason(max_steps: int, plan: Plan | None, post: Post) -> str:
+    progress = plan.progress() if plan is not None else "no plan yet"
+    last = post.message if len(post.message) <= 500 else post.message[:500] + "..."
+    return (
+        f"the Planner used its {max_steps} turns for this round ([planner] max_steps) before finishing. "
+        f"Progress: {progress}. Last message to the Planner, from {post.send_from}: {last}"
+    )

@@ -1,0 +1,120 @@
+"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, a kernel, the sandbox.
+
+Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
+:class:`Check` rows; another part of Weaver adds one by appending to that list (the LLM
+endpoint check belongs to the LLM layer). ``doctor`` exits 1 when any row failed.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import attrs
+import typer
+
+from weaver.cli.output import echo_json, echo_table
+from weaver.cli.state import CliState
+
+PACKAGES = ("weaver-core", "pluggy", "attrs", "cattrs", "typer", "openai", "jupyter_client", "ipykernel", "pyzmq")
+OPTIONAL = ("pandas", "numpy", "matplotlib")
+"""Not needed by Weaver itself, but by the code it usually runs."""
+
+
+@attrs.frozen
+class Check:
+    """One line of the report: ``status`` is ``ok``, ``warn`` or ``fail``."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def check_python(state: CliState) -> list[Check]:
+    version = platform.python_version()
+    status = "ok" if sys.version_info >= (3, 10) else "fail"
+    return [Check("python", status, f"{version} at {sys.executable}")]
+
+
+def check_packages(state: CliState) -> list[Check]:
+    rows = []
+    for name in (*PACKAGES, *OPTIONAL):
+        try:
+            rows.append(Check(f"package {name}", "ok", importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            rows.append(Check(f"package {name}", "warn" if name in OPTIONAL else "fail", "not installed"))
+    return rows
+
+
+def check_extensions(state: CliState) -> list[Check]:
+    return [
+        Check(
+            f"extension {info.name}",
+            "ok" if info.ok else "fail",
+            info.error or f"{info.distribution} {info.version}".strip(),
+        )
+        for info in state.report.extensions
+    ]
+
+
+def check_kernel(state: CliState) -> list[Check]:
+    import asyncio
+
+    from weaver.execution.check import check_kernel as run_check
+
+    config = state.app().config.table("execution")
+    result = asyncio.run(run_check(config))
+    where = " in the bwrap sandbox" if config.sandbox == "bwrap" else ""
+    detail = (
+        f"started{where} in {result.start_s:.2f} s, 1+1 in {result.execute_s * 1000:.0f} ms"
+        if result.ok
+        else result.detail
+    )
+    return [Check("kernel", "ok" if result.ok else "fail", detail)]
+
+
+def check_sandbox(state: CliState) -> list[Check]:
+    from weaver.execution.sandbox import bwrap_status
+
+    available, detail = bwrap_status()
+    wanted = state.app().config.table("execution").sandbox == "bwrap"
+    status = "ok" if available else ("fail" if wanted else "warn")
+    note = "" if wanted else ' ([execution] sandbox = "bwrap" turns it on)'
+    return [Check("sandbox bwrap", status, detail + (note if available else ""))]
+
+
+CHECKS: list[Callable[[CliState], list[Check]]] = [
+    check_python,
+    check_packages,
+    check_extensions,
+    check_kernel,
+    check_sandbox,
+]
+"""The checks ``weaver doctor`` runs, in order; append a function to add one."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help='Print a JSON list of {"name", "status", "detail"}.')] = False,
+) -> None:
+    """Check Python, packages, extensions, a kernel start and the sandbox; exit 1 if any check fails."""
+    state = CliState.of(ctx)
+    rows: list[Check] = []
+    for check in CHECKS:
+        try:
+            rows.extend(check(state))
+        except Exception as exc:  # noqa: BLE001 - a broken check is a failed row, not a crash
+            rows.append(Check(check.__name__.removeprefix("check_"), "fail", f"{type(exc).__name__}: {exc}"))
+    if as_json:
+        echo_json([attrs.asdict(row) for row in rows])
+    else:
+        echo_table(("status", "check", "detail"), [(row.status, row.name, row.detail) for row in rows])
+    if any(row.status == "fail" for row in rows):
+        raise typer.Exit(1)

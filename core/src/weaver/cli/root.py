@@ -1,0 +1,119 @@
+"""The root ``weaver`` command: global options, the core's commands, the extensions' commands."""
+
+import logging
+import traceback
+from collections.abc import Sequence
+from importlib import import_module
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from weaver import __version__
+from weaver.cli.state import CliState, holding_logs
+from weaver.errors import WeaverError
+
+COMMANDS: tuple[str, ...] = ("plugins", "roles", "config", "check", "doctor")
+"""Modules of :mod:`weaver.cli` that each add their commands with ``register(app)``, in help order."""
+
+
+def build(state: CliState | None = None) -> tuple[typer.Typer, CliState]:
+    """The root command with every command on it, and the state its commands share.
+
+    ``state`` defaults to loading the installed extensions; tests pass one built on their
+    own plugin manager.
+    """
+    app = typer.Typer(
+        name="weaver",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for name in COMMANDS:
+        import_module(f"weaver.cli.{name}").register(app)
+    with holding_logs("weaver") as held:
+        state = state or CliState.load()
+        state.add_extension_commands(app)
+    state.held_logs.extend(held)
+    return app, state
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run ``weaver`` (the console script); exits with the command's status."""
+    _configure_logging()
+    app, state = build()
+    try:
+        typer.main.get_command(app).main(args=argv, prog_name="weaver", obj=state)
+    except WeaverError as exc:
+        if state.verbose:
+            traceback.print_exc()
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        state.close()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"weaver {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    ctx: typer.Context,
+    project: Annotated[
+        Path | None,
+        typer.Option(
+            "-p",
+            "--project",
+            metavar="DIR",
+            file_okay=False,
+            exists=True,
+            help="Project directory (holds weaver.toml). Default: the current directory.",
+        ),
+    ] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="TABLE.KEY=VALUE", help="Override one config value; repeatable. Highest config layer."
+        ),
+    ] = None,
+    llm_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-mode", metavar="MODE", help="LLM calls: live, record, replay or replay_or_record (sets llm.mode)."
+        ),
+    ] = None,
+    cassette: Annotated[
+        str | None,
+        typer.Option("--cassette", metavar="PATH", help="The cassette to record to or replay from (sets llm.cassette)."),
+    ] = None,
+    strict_plugins: Annotated[
+        bool, typer.Option("--strict-plugins", help="Fail when an extension fails to load, instead of skipping it.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Show more logging, and tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Weaver: ask in plain words; roles plan, write Python, run it in a kernel and answer."""
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    llm_sets = [f"llm.{key}={value}" for key, value in (("mode", llm_mode), ("cassette", cassette)) if value]
+    CliState.of(ctx).start(project_dir=project, sets=[*(sets or ()), *llm_sets], strict=strict_plugins, verbose=verbose)
+
+
+class _Formatter(logging.Formatter):
+    """``warning: message``: the same shape as the CLI's ``error: message`` lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])

@@ -1,0 +1,237 @@
+"""The live view: a session's event stream, rendered as it arrives.
+
+Finished parts of a post (a plan, a thought, code, an execution result) are printed for
+good the moment they are complete. On a terminal a live region below them shows the part
+still streaming and a status line (``Planner: calling the model · 2.1 s``); elsewhere
+(a pipe, a file, ``TERM=dumb``) only the finished parts are printed, so logs stay clean.
+
+The view is an event subscriber: ``app.subscribe(view)``. It is called on Weaver's event
+loop thread, so it only formats and prints; a lock keeps the live region consistent with
+the refresh thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
+
+import attrs
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.text import Text
+
+from weaver.console import blocks
+from weaver.events import Event, EventType
+from weaver.model import USER, Attachment, AttachmentType, Post, Round, Usage
+from weaver.serde import from_data
+
+if TYPE_CHECKING:
+    from weaver.engine import App
+
+STREAM_TAIL_LINES = 12
+"""How many lines of a streaming part the live region shows."""
+
+
+def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
+    """A console for the CLI. Colors and the live region appear only on a terminal;
+    ``NO_COLOR`` (any non-empty value) turns colors off, ``TERM=dumb`` the live region."""
+    return Console(file=file, stderr=stderr, highlight=False, emoji=False)
+
+
+@attrs.define
+class _PostState:
+    """What the view knows of a post still being written."""
+
+    send_from: str
+    printed: set[str] = attrs.field(factory=set)
+    """Ids of attachments already printed."""
+    reply_type: str | None = None
+    plan: Attachment | None = None
+    """A plan waiting for its current step, which the model writes after it."""
+    streams: dict[str, tuple[str, list[str]]] = attrs.field(factory=dict)
+    message: list[str] = attrs.field(factory=list)
+
+
+class LiveView:
+    """Renders events of one session (or all, with ``session_id=None``) on ``console``.
+
+    ``live`` forces the live region on or off; by default it is on for a terminal.
+    """
+
+    def __init__(self, console: Console, *, session_id: str | None = None, live: bool | None = None) -> None:
+        self.console = console
+        self.session_id = session_id
+        self.live = (console.is_terminal and not console.is_dumb_terminal) if live is None else live
+        self.usage = Usage()
+        """What the LLM calls of the current round have cost so far."""
+        self._lock = threading.RLock()
+        self._posts: dict[str, _PostState] = {}
+        self._stream: tuple[str, str, str] | None = None
+        self._status = ""
+        self._status_since = time.monotonic()
+        self._round_since = time.monotonic()
+        self._region: Live | None = None
+        self._spinner = Spinner("dots", style="cyan")
+
+    def attach(self, app: App) -> Callable[[], None]:
+        """Subscribe to ``app``'s events; returns the unsubscribe function."""
+        return app.subscribe(self)
+
+    def close(self) -> None:
+        """Remove the live region (it is also removed when a round ends)."""
+        with self._lock:
+            self._stop_region()
+
+    # ---- dispatch -------------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        if self.session_id is not None and event.session_id != self.session_id:
+            return
+        handler = self._HANDLERS.get(event.type)
+        if handler is not None:
+            with self._lock:
+                handler(self, event)
+
+    def _round_start(self, event: Event) -> None:
+        self._posts.clear()
+        self.usage = Usage()
+        self._round_since = time.monotonic()
+        self._set_status("starting")
+        if self.live:
+            self._region = Live(
+                console=self.console,
+                get_renderable=self._region_view,
+                refresh_per_second=8,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._region.start()
+
+    def _round_end(self, event: Event) -> None:
+        self._stop_region()
+        self._print(blocks.round_summary(from_data(event.data["round"], Round)))
+
+    def _post_start(self, event: Event) -> None:
+        send_from = event.data.get("send_from") or "?"
+        self._posts[event.post_id or ""] = _PostState(send_from)
+        self._print(blocks.post_header(send_from))
+
+    def _attachment_delta(self, event: Event) -> None:
+        state = self._posts.get(event.post_id or "")
+        if state is None:
+            return
+        key = event.data["attachment_id"]
+        kind, parts = state.streams.setdefault(key, (event.data.get("type", ""), []))
+        parts.append(event.data.get("delta", ""))
+        self._stream = (key, kind, "".join(parts))
+
+    def _message_delta(self, event: Event) -> None:
+        state = self._posts.get(event.post_id or "")
+        if state is None:
+            return
+        state.message.append(event.data.get("delta", ""))
+        self._stream = ("message", "message", "".join(state.message))
+
+    def _attachment(self, event: Event) -> None:
+        state = self._posts.get(event.post_id or "")
+        if state is None:
+            return
+        attachment = from_data(event.data["attachment"], Attachment)
+        if self._stream is not None and self._stream[0] == attachment.id:
+            self._stream = None
+        if attachment.type is AttachmentType.reply_type:
+            state.reply_type = attachment.content.strip()
+        if attachment.type is AttachmentType.plan:
+            state.plan = attachment
+        elif attachment.type is AttachmentType.current_plan_step and state.plan is not None:
+            self._print_plan(state, attachment.content)
+        else:
+            block = blocks.attachment_block(attachment, state.reply_type)
+            state.printed.add(attachment.id)
+            if block is not None:
+                self._print(blocks.indent(block))
+
+    def _post_end(self, event: Event) -> None:
+        post = from_data(event.data["post"], Post)
+        if post.send_from == USER:
+            return
+        state = self._posts.pop(post.id, None)
+        if state is None:
+            self._print(blocks.post_header(post.send_from))
+            state = _PostState(post.send_from)
+        if self._stream is not None and (self._stream[0] in state.streams or self._stream[0] == "message"):
+            self._stream = None
+        for block in blocks.post_blocks(post, skip=state.printed):
+            self._print(blocks.indent(block))
+
+    def _status_event(self, event: Event) -> None:
+        role = event.data.get("role")
+        message = event.data.get("message", "")
+        self._set_status(f"{role}: {message}" if role else message)
+
+    def _llm_call(self, event: Event) -> None:
+        self.usage = self.usage + Usage(**event.data.get("usage", {}))
+
+    def _error(self, event: Event) -> None:
+        self._print(Text(f"error: {event.data.get('message', '')}", style="bold red"))
+
+    _HANDLERS: dict[EventType, Callable[[LiveView, Event], None]] = {
+        EventType.round_start: _round_start,
+        EventType.round_end: _round_end,
+        EventType.post_start: _post_start,
+        EventType.attachment_delta: _attachment_delta,
+        EventType.message_delta: _message_delta,
+        EventType.attachment: _attachment,
+        EventType.post_end: _post_end,
+        EventType.status: _status_event,
+        EventType.llm_call: _llm_call,
+        EventType.error: _error,
+    }
+
+    # ---- output ---------------------------------------------------------------------
+
+    def _print(self, renderable: RenderableType) -> None:
+        self.console.print(renderable)
+
+    def _print_plan(self, state: _PostState, current_step: str) -> None:
+        assert state.plan is not None
+        self._print(blocks.indent(blocks.plan_block(state.plan.content, current_step)))
+        state.printed.add(state.plan.id)
+        state.plan = None
+
+    def _set_status(self, message: str) -> None:
+        self._status = message
+        self._status_since = time.monotonic()
+
+    def _stop_region(self) -> None:
+        if self._region is not None:
+            self._region.stop()
+            self._region = None
+        self._stream = None
+
+    def _region_view(self) -> RenderableType:
+        """The live region: the tail of what is streaming, then the status line."""
+        with self._lock:
+            now = time.monotonic()
+            parts: list[RenderableType] = []
+            if self._stream is not None:
+                _, kind, text = self._stream
+                tail = "\n".join(text.splitlines()[-STREAM_TAIL_LINES:])
+                body: RenderableType = (
+                    blocks.code_block(tail) if kind == AttachmentType.reply_content.value else Text(tail, style="dim")
+                )
+                parts.append(blocks.indent(Group(Text(f"{kind} …", style="dim"), body)))
+            line = Text.assemble(
+                (self._status or "working", "bold"),
+                (f" · {now - self._status_since:.1f} s", "dim"),
+                (f" · round {now - self._round_since:.0f} s", "dim"),
+            )
+            if self.usage.llm_calls:
+                line.append(f" · {self.usage.total_tokens:,} tokens", style="dim")
+            self._spinner.update(text=line)
+            parts.append(self._spinner)
+            return Group(*parts)

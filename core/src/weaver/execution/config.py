@@ -1,0 +1,63 @@
+"""The ``[execution]`` table: which executor runs code, and the limits around a kernel."""
+
+from __future__ import annotations
+
+import attrs
+
+SANDBOXES = ("none", "bwrap")
+
+
+def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def check(instance: object, attribute: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+        if value not in choices:
+            raise ValueError(f"{attribute.name} must be one of {', '.join(choices)}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class ExecutionConfig:
+    """``[execution]``: the executor, its time and resource limits, and the warm pool.
+
+    Limits of ``0`` mean "not limited". Resource limits are rlimits of the kernel process,
+    set before the kernel starts, so they cannot be raised by the code it runs.
+    """
+
+    executor: str = "local"
+    """The executor (``weaver_executors``) that runs a session's code."""
+    timeout_s: float = 60.0
+    """Wall-clock time one execution may take; then the kernel is interrupted."""
+    interrupt_grace_s: float = 5.0
+    """How long an interrupted kernel has to answer before it is restarted (state lost)."""
+    startup_timeout_s: float = 60.0
+    """How long a kernel may take to start and answer its first request."""
+    memory_mb: int = 4096
+    """Address-space limit (RLIMIT_AS): allocating past it raises MemoryError in the kernel."""
+    cpu_s: int = 0
+    """CPU seconds over the kernel's whole life (RLIMIT_CPU); past it the kernel is killed."""
+    max_processes: int = 0
+    """RLIMIT_NPROC. It counts every process and thread of the user, not just the kernel's,
+    so a low value can stop the kernel from starting; off by default."""
+    file_size_mb: int = 1024
+    """Largest file the kernel may write (RLIMIT_FSIZE)."""
+    blas_threads: int = 1
+    """Threads for OpenBLAS/MKL/OpenMP/numexpr. Each thread reserves buffers that count
+    against ``memory_mb``, and sessions share the machine's cores."""
+    max_output_chars: int = 20_000
+    """stdout and stderr are each cut to this many characters (head and tail kept)."""
+    max_value_chars: int = 5_000
+    """The last expression's repr and each display's text are cut to this many characters."""
+    env_allow: tuple[str, ...] = ()
+    """Host environment variables the kernel may see beyond the built-in allow-list
+    (``PATH``, ``LANG``, ``LC_*``, ``TZ``, ...); a trailing ``*`` matches a prefix."""
+    sandbox: str = attrs.field(default="none", validator=_one_of(SANDBOXES))
+    """``"bwrap"`` runs the kernel under bubblewrap: no network, read-only system, only the
+    session's directories writable. ``weaver doctor`` says whether it is available."""
+    pool_size: int = 1
+    """Kernels kept started ahead of time for new sessions (0: start each on demand).
+    Sandboxed kernels are not pooled: their mounts name a session's directory."""
+    restore_on_resume: bool = False
+    """A resumed session re-runs its successful cells in order before its first execution."""
+    python: str = ""
+    """The kernel's Python interpreter (empty: the one running Weaver); it needs ipykernel
+    and weaver-core installed."""

@@ -1,0 +1,64 @@
+"""What an executor is to the session, and what the session gives it.
+
+An executor comes from the ``weaver_executors`` hook as an
+:class:`weaver.specs.ExecutorSpec`; the session calls
+``spec.factory(session_dir, config, setup)`` once, lazily, and then only the methods of
+:class:`Executor`. The core's own executor is ``local`` (:mod:`weaver.execution.kernel`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import attrs
+
+from weaver.errors import WeaverError
+from weaver.execution.result import ExecutionResult, VariableInfo
+from weaver.specs import PluginSpec
+
+
+@attrs.frozen
+class ExecutorSetup:
+    """What an executor needs to know about its session besides the configuration."""
+
+    session_id: str
+    plugins: tuple[PluginSpec, ...] = ()
+    plugin_call_budget: int | None = None
+    """Plugin calls one execution may make (``weaver_plugin_call_budget``); None: unlimited."""
+
+
+class Executor(Protocol):
+    """One session's code runner: a stateful kernel behind three calls."""
+
+    async def execute(self, code: str) -> ExecutionResult:
+        """Run ``code``; never raises for a failure of the code, the time limit or the kernel."""
+        ...
+
+    def variables(self) -> tuple[VariableInfo, ...]:
+        """The variable inventory after the last execution."""
+        ...
+
+    async def close(self) -> None:
+        """Stop the kernel; the executor is not used again."""
+        ...
+
+
+@attrs.define(eq=False)
+class KernelStartError(WeaverError):
+    """A kernel could not be started or did not answer in time; ``log`` is the tail of its output."""
+
+    log: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.log}".rstrip()
+
+
+def plugin_payload(plugin: PluginSpec) -> dict[str, Any]:
+    """A plugin as the kernel's runtime receives it (JSON values only)."""
+    return {
+        "name": plugin.name,
+        "target": plugin.target,
+        "config": dict(plugin.config),
+        "batch": plugin.batch,
+        "path": plugin.path,
+    }

@@ -1,0 +1,223 @@
+"""The local executor: one Jupyter kernel per session, with a time limit and fault recovery.
+
+The kernel starts lazily (taken from the warm pool when there is one), in the session's
+``cwd/``. Each execution has a wall-clock limit: on expiry the kernel is interrupted, and
+if it does not answer within the grace period it is restarted. A kernel that dies is
+noticed while waiting and replaced at once. Either way the result says what happened and
+which variables were lost, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from weaver.config import Config
+from weaver.errors import PluginLoadError
+from weaver.execution.config import ExecutionConfig
+from weaver.execution.executor import ExecutorSetup, plugin_payload
+from weaver.execution.output import Collector
+from weaver.execution.pool import KernelPool, pool_for
+from weaver.execution.process import KernelDied, KernelProcess, install_code
+from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
+from weaver.execution.runtime import REPORT_MIME, SETUP_MIME
+from weaver.store import SessionPaths
+
+
+class LocalExecutor:
+    """Runs a session's code in a local ipykernel (the ``local`` executor)."""
+
+    def __init__(self, session_dir: Path, config: Config, setup: ExecutorSetup, pool: KernelPool | None = None) -> None:
+        self.paths = SessionPaths(Path(session_dir))
+        self.config: ExecutionConfig = config.table("execution")
+        self.setup = setup
+        self.pool = pool
+        self._kernel: KernelProcess | None = None
+        self._variables: tuple[VariableInfo, ...] = ()
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    def create(cls, session_dir: Path, config: Config, setup: ExecutorSetup) -> LocalExecutor:
+        """The ``weaver_executors`` factory: uses the warm pool of the running event loop."""
+        return cls(session_dir, config, setup, pool=pool_for(config.table("execution")))
+
+    @property
+    def kernel_pid(self) -> int | None:
+        """The kernel's process id, once it is running."""
+        return self._kernel.pid if self._kernel is not None else None
+
+    def variables(self) -> tuple[VariableInfo, ...]:
+        return self._variables
+
+    async def start(self) -> None:
+        """Start (or adopt) the kernel now rather than at the first execution."""
+        async with self._lock:
+            await self._ensure_kernel()
+
+    async def execute(self, code: str) -> ExecutionResult:
+        async with self._lock:
+            kernel = await self._ensure_kernel()
+            started = time.monotonic()
+            collector = kernel.submit(code, silent=False, artifacts_dir=self.paths.artifacts)
+            outcome, state_lost, note = "ok", False, None
+            try:
+                await kernel.wait(collector, self.config.timeout_s)
+            except TimeoutError:
+                outcome, state_lost, note = await self._after_timeout(kernel, collector)
+            except asyncio.CancelledError:
+                # The round was cancelled: stop the code too, or it would run on unseen.
+                await kernel.interrupt()
+                raise
+            except KernelDied:
+                outcome, state_lost = "kernel_died", True
+
+                note = ErrorInfo(
+                    "KernelDied",
+                    f"{kernel.exit_description()}; a new kernel was started and every variable was lost",
+                    kernel.log_tail(),
+                )
+            lost = tuple(v.name for v in self._variables) if state_lost else ()
+            if state_lost:
+                await self._replace_kernel()
+            return self._result(code, collector, outcome, note, lost, time.monotonic() - started)
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._closed = True
+            if self._kernel is not None:
+                kernel, self._kernel = self._kernel, None
+                await kernel.shutdown()
+
+    # ---- kernels -----------------------------------------------------------------------
+
+    async def _ensure_kernel(self) -> KernelProcess:
+        if self._closed:
+            raise RuntimeError("this executor is closed")
+        if self._kernel is None:
+            kernel = await self._new_kernel()
+            try:
+                await self._adopt(kernel)
+            except BaseException:
+                await kernel.shutdown()
+                raise
+            self._kernel = kernel
+        return self._kernel
+
+    async def _new_kernel(self) -> KernelProcess:
+        if self.config.sandbox == "bwrap":
+            return await KernelProcess.start(self.config, sandbox_paths=self.paths)
+        if self.pool is not None:
+            return await self.pool.take()
+        return await KernelProcess.start(self.config)
+
+    async def _adopt(self, kernel: KernelProcess) -> None:
+        """Make ``kernel`` this session's: its directories, plugins, budget and caps."""
+        self.paths.create()
+        setup = {
+            "session_id": self.setup.session_id,
+            "cwd": str(self.paths.cwd),
+            "home": str(self.paths.cwd),
+            "artifacts_dir": str(self.paths.artifacts),
+            "plugins": [plugin_payload(p) for p in self.setup.plugins],
+            "plugin_call_budget": self.setup.plugin_call_budget,
+            "max_output_chars": self.config.max_output_chars,
+            "max_value_chars": self.config.max_value_chars,
+        }
+        collector = await kernel.run_internal(install_code(setup))
+        failures: dict[str, str] = {}
+        for report in collector.reports[SETUP_MIME]:
+            failures.update(report.get("plugin_errors", {}))
+        if failures:
+            targets = {p.name: p.target for p in self.setup.plugins}
+            name = min(failures)
+            others = "".join(f"; plugin {n!r} ({targets.get(n, '?')}) too: {failures[n]}" for n in sorted(failures)[1:])
+            raise PluginLoadError(
+                f"failed to load in the kernel, so no code was run: {failures[name]}{others}",
+                name=name,
+                source=targets.get(name, ""),
+            )
+
+    async def _replace_kernel(self) -> None:
+        old, self._kernel = self._kernel, None
+        if old is not None:
+            await old.shutdown()
+        self._variables = ()
+        await self._ensure_kernel()
+
+    async def _after_timeout(self, kernel: KernelProcess, collector: Collector) -> tuple[str, bool, ErrorInfo]:
+        limit = self.config.timeout_s
+        await kernel.interrupt()
+        try:
+            await kernel.wait(collector, self.config.interrupt_grace_s)
+        except (TimeoutError, KernelDied):
+            return (
+                "timeout_restarted",
+                True,
+                ErrorInfo(
+                    "TimeoutError",
+                    f"the execution took longer than {limit:g} s ([execution] timeout_s) and did not stop when "
+                    "interrupted; the kernel was restarted and every variable was lost",
+                ),
+            )
+        traceback = collector.error.traceback if collector.error is not None else ""
+        return (
+            "timeout_interrupted",
+            False,
+            ErrorInfo(
+                "TimeoutError",
+                f"the execution took longer than {limit:g} s ([execution] timeout_s) and was interrupted; "
+                "variables assigned before the interrupt are kept",
+                traceback,
+            ),
+        )
+
+    # ---- the result --------------------------------------------------------------------
+
+    def _result(
+        self,
+        code: str,
+        collector: Collector,
+        outcome: str,
+        note: ErrorInfo | None,
+        lost: tuple[str, ...],
+        duration: float,
+    ) -> ExecutionResult:
+        report: dict[str, Any] = collector.reports[REPORT_MIME][-1] if collector.reports[REPORT_MIME] else {}
+        for problem in report.get("problems", ()):
+            collector.stderr.add(f"\n[weaver] the kernel could not report {problem}\n")
+        if "variables" in report:
+            self._variables = tuple(VariableInfo(**v) for v in report["variables"])
+        error = note or collector.error
+        if outcome == "ok" and error is not None:
+            outcome = "error"
+        truncated = [
+            f"{name}: {count} characters cut in the kernel (head and tail kept)"
+            for name, count in report.get("cut", {}).items()
+            if count and name != "value"
+        ]
+        if report.get("cut", {}).get("value"):
+            truncated.append(f"value: {report['cut']['value']} characters of the repr cut in the kernel")
+        truncated += collector.truncated()
+        artifacts = {a["path"]: Artifact(a["path"], a["mime"]) for a in report.get("artifacts", ())}
+        for path, mime in collector.saved:
+            artifacts.setdefault(path, Artifact(path, mime))
+        return ExecutionResult(
+            ok=outcome == "ok",
+            outcome=outcome,
+            code=code,
+            value_repr=collector.value,
+            stdout=collector.stdout.text(),
+            stderr=collector.stderr.text(),
+            error=error,
+            displays=tuple(collector.displays),
+            artifacts=tuple(artifacts.values()),
+            duration_s=round(duration, 6),
+            state_lost=bool(lost) or outcome in ("kernel_died", "timeout_restarted"),
+            lost_variables=lost,
+            truncated=tuple(truncated),
+            variables=self._variables,
+            plugin_calls=dict(report.get("plugin_calls", {})),
+        )

@@ -1,0 +1,122 @@
+"""The warm pool: kernels started ahead of time, each handed to exactly one session.
+
+A pool belongs to one event loop (a kernel's sockets do) and one ``[execution]``
+configuration; :func:`pool_for` finds it. It starts filling when asked
+(:func:`warm_up`, called by ``App.warm_up()``) and refills after every kernel it hands out,
+so it costs nothing to an application that never asks for it. Pool kernels are started
+with the same scrubbed environment and limits as any other, in an empty directory of
+their own; the session that takes one moves it to its ``cwd/`` (see
+:meth:`weaver.execution.kernel.LocalExecutor._adopt`). A kernel is never given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import weakref
+
+from weaver.execution.config import ExecutionConfig
+from weaver.execution.process import KernelProcess
+
+log = logging.getLogger("weaver.execution.pool")
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ExecutionConfig, KernelPool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class KernelPool:
+    """Up to ``config.pool_size`` started kernels waiting for sessions."""
+
+    def __init__(self, config: ExecutionConfig) -> None:
+        self.config = config
+        self.size = config.pool_size
+        self.active = False
+        self._ready: collections.deque[KernelProcess] = collections.deque()
+        self._starting: set[asyncio.Task[KernelProcess]] = set()
+        self._closed = False
+
+    @property
+    def ready_count(self) -> int:
+        return len(self._ready)
+
+    def fill(self) -> None:
+        """Start kernels in the background until the pool holds ``size`` of them."""
+        self.active = True
+        while not self._closed and len(self._ready) + len(self._starting) < self.size:
+            task = asyncio.ensure_future(KernelProcess.start(self.config))
+            self._starting.add(task)
+            task.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Task[KernelProcess]) -> None:
+        self._starting.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            # Not refilled on failure (that would retry forever); a session taking a
+            # kernel then starts one itself and sees the error.
+            log.warning("a pool kernel failed to start: %s", task.exception())
+            return
+        kernel = task.result()
+        if self._closed:
+            asyncio.ensure_future(kernel.shutdown())
+        else:
+            self._ready.append(kernel)
+
+    async def wait_ready(self) -> None:
+        """Wait until every kernel being started has started (or failed)."""
+        while self._starting:
+            await asyncio.wait(set(self._starting))
+
+    async def take(self) -> KernelProcess:
+        """A started kernel, never handed out before; starts one if the pool has none."""
+        try:
+            while self._ready or self._starting:
+                if self._ready:
+                    kernel = self._ready.popleft()
+                    if await kernel.is_alive():
+                        return kernel
+                    await kernel.shutdown()
+                else:
+                    await asyncio.wait(set(self._starting), return_when=asyncio.FIRST_COMPLETED)
+            return await KernelProcess.start(self.config)
+        finally:
+            if self.active:
+                self.fill()
+
+    async def close(self) -> None:
+        """Stop filling and shut down every kernel in the pool."""
+        self._closed = True
+        for task in list(self._starting):
+            task.cancel()
+        if self._starting:
+            await asyncio.wait(set(self._starting))
+        while self._ready:
+            await self._ready.popleft().shutdown()
+
+
+def pool_for(config: ExecutionConfig) -> KernelPool | None:
+    """The running loop's pool for ``config``; ``None`` when pooling is off or sandboxed."""
+    if config.pool_size <= 0 or config.sandbox != "none":
+        return None
+    pools = _pools.setdefault(asyncio.get_running_loop(), {})
+    if config not in pools:
+        pools[config] = KernelPool(config)
+    return pools[config]
+
+
+async def warm_up(config: ExecutionConfig, wait: bool = False) -> None:
+    """Start filling the pool for ``config`` on the running loop; ``wait`` until it is full."""
+    pool = pool_for(config)
+    if pool is None:
+        return
+    pool.fill()
+    if wait:
+        await pool.wait_ready()
+
+
+async def close_pools() -> None:
+    """Shut down every pool of the running loop (``App.close()`` calls this)."""
+    for pool in _pools.pop(asyncio.get_running_loop(), {}).values():
+        await pool.close()

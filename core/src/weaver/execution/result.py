@@ -1,0 +1,77 @@
+"""What one execution produced, as a frozen value that round-trips through JSON.
+
+The kernel sends everything as JSON messages; nothing is ever unpickled from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+OUTCOMES = ("ok", "error", "timeout_interrupted", "timeout_restarted", "kernel_died")
+
+
+@attrs.frozen
+class ErrorInfo:
+    """An exception raised by the code: its type name, message and plain-text traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+@attrs.frozen
+class Artifact:
+    """A file the execution produced under the session's artifacts directory."""
+
+    path: str
+    mime: str
+
+
+@attrs.frozen
+class Display:
+    """A rich output (``display(...)``): its mime types, its text form, and the artifact
+    file its richest form was saved to, if any."""
+
+    mimes: tuple[str, ...]
+    text: str = ""
+    artifact: str | None = None
+
+
+@attrs.frozen
+class VariableInfo:
+    """One user variable in the kernel: name, type, shape or length, and a short preview."""
+
+    name: str
+    type: str
+    shape_or_len: str = ""
+    preview: str = ""
+
+
+@attrs.frozen
+class ExecutionResult:
+    """The result of running ``code`` in a session's kernel.
+
+    ``outcome`` is one of ``ok``, ``error``, ``timeout_interrupted`` (interrupted at the
+    time limit; state kept), ``timeout_restarted`` (the interrupt was not answered, the
+    kernel was restarted) or ``kernel_died``. ``state_lost`` says the kernel's variables
+    are gone; ``lost_variables`` names them (from the last inventory). ``truncated`` holds
+    a note for every output that was cut.
+    """
+
+    ok: bool
+    outcome: str
+    code: str = ""
+    value_repr: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    error: ErrorInfo | None = None
+    displays: tuple[Display, ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
+    duration_s: float = 0.0
+    state_lost: bool = False
+    lost_variables: tuple[str, ...] = ()
+    truncated: tuple[str, ...] = ()
+    variables: tuple[VariableInfo, ...] = ()
+    plugin_calls: Mapping[str, int] = attrs.field(factory=dict)

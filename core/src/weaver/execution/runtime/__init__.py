@@ -1,0 +1,28 @@
+"""The Weaver runtime inside the kernel.
+
+Loaded into every kernel at start (``install``), it binds plugins into the namespace,
+counts their calls, caps output, saves matplotlib figures as PNG artifacts and reports
+after each execution. Everything it tells the host travels as JSON display data with the
+MIME types below; the host never unpickles anything from a kernel.
+
+Only the standard library is imported here: the host imports this module for the MIME
+types, and the kernel imports it before any library the code uses.
+"""
+
+from __future__ import annotations
+
+from weaver.execution.runtime.plugins import PluginBudgetExceeded, PluginContext, context
+
+SETUP_MIME = "application/vnd.weaver.setup+json"
+"""Published once by :func:`install`: which plugins loaded and which failed."""
+REPORT_MIME = "application/vnd.weaver.report+json"
+"""Published after every execution: plugin calls, artifacts, variables, what was cut."""
+
+__all__ = ["REPORT_MIME", "SETUP_MIME", "PluginBudgetExceeded", "PluginContext", "context", "install"]
+
+
+def install(setup_json: str) -> None:
+    """Set the kernel up for one session (see :class:`weaver.execution.setup.KernelSetup`)."""
+    from weaver.execution.runtime.session import install as _install
+
+    _install(setup_json)

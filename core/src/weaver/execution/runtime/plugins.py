@@ -1,0 +1,175 @@
+"""Plugins inside the kernel: binding by name, the plugin context, call counting and budget."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import importlib
+import inspect
+import logging
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping, MutableMapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+PARTIAL_RESULTS_NAME = "_plugin_results"
+"""Where the results of an execution's plugin calls are kept when its budget runs out."""
+WARN_SHARE = 0.6
+
+_current: contextvars.ContextVar[PluginContext | None] = contextvars.ContextVar("weaver_plugin", default=None)
+
+
+class PluginBudgetExceeded(Exception):
+    """An execution called plugins more often than its budget allows.
+
+    The calls made before the budget ran out are kept: their results are in ``results``
+    and in the kernel variable ``_plugin_results``, and every variable the code assigned
+    before this call still holds its value.
+    """
+
+    def __init__(self, message: str, *, budget: int, calls: Mapping[str, int], results: list[Any]) -> None:
+        super().__init__(message)
+        self.budget = budget
+        self.calls = dict(calls)
+        self.results = results
+
+
+def context() -> PluginContext:
+    """The context of the plugin now running; a plugin function calls this to reach it."""
+    ctx = _current.get()
+    if ctx is None:
+        raise RuntimeError("weaver.execution.runtime.context() is only available while a plugin runs")
+    return ctx
+
+
+class _StderrHandler(logging.Handler):
+    """Plugin log lines go to the running cell's stderr, so they reach the model."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(logging.INFO)
+        self.plugin = name
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"[{self.plugin}] {record.levelname}: {record.getMessage()}\n")
+
+
+class PluginContext:
+    """What a plugin may use: its own config (secrets included), the session's artifacts
+    directory and working directory, a logger, and the session's variables (read-only)."""
+
+    def __init__(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        *,
+        session_id: str,
+        cwd: Path,
+        artifacts_dir: Path,
+        namespace: Mapping[str, Any],
+    ) -> None:
+        self.name = name
+        self.config = MappingProxyType(dict(config))
+        self.session_id = session_id
+        self.cwd = cwd
+        self.artifacts_dir = artifacts_dir
+        self.variables = MappingProxyType(namespace)  # type: ignore[arg-type]
+        self.log = logging.getLogger(f"weaver.plugin.{name}")
+        self.log.propagate = False
+        self.log.setLevel(logging.INFO)
+        if not self.log.handlers:
+            self.log.addHandler(_StderrHandler(name))
+
+    def artifact_path(self, filename: str) -> Path:
+        """A fresh path for ``filename`` in the artifacts directory (a suffix avoids clashes)."""
+        path = self.artifacts_dir / Path(filename).name
+        stem, suffix, n = path.stem, path.suffix, 1
+        while path.exists():
+            path = path.with_name(f"{stem}-{n}{suffix}")
+            n += 1
+        return path
+
+
+class CallCounter:
+    """Plugin calls of the current execution, and its budget."""
+
+    def __init__(self, budget: int | None, namespace: MutableMapping[str, Any]) -> None:
+        self.budget = budget
+        self.namespace = namespace
+        self.calls: Counter[str] = Counter()
+        self.results: list[Any] = []
+
+    def reset(self) -> None:
+        self.calls = Counter()
+        self.results = []
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def admit(self, name: str, batch: str | None) -> None:
+        """Count a call, or refuse it past the budget; warn once at 60% of the budget."""
+        budget = self.budget
+        if budget is not None and self.total >= budget:
+            self.namespace[PARTIAL_RESULTS_NAME] = list(self.results)
+            hint = f" `{name}` has a batch form, `{batch}`: use it." if batch else " Process fewer items per execution."
+            raise PluginBudgetExceeded(
+                f"plugin call budget exceeded: one execution may call plugins {budget} times and this call to "
+                f"`{name}` would be number {budget + 1}. The {len(self.results)} results returned so far are kept "
+                f"in `{PARTIAL_RESULTS_NAME}`; variables assigned before this call are kept.{hint}",
+                budget=budget,
+                calls=self.calls,
+                results=list(self.results),
+            )
+        self.calls[name] += 1
+        if budget is not None and self.total == max(1, math.ceil(budget * WARN_SHARE)) and self.total < budget:
+            sys.stderr.write(f"weaver: {self.total} of {budget} plugin calls allowed per execution are used\n")
+
+
+def load_target(target: str, path: str | None = None) -> Any:
+    """The object ``module:attr.path`` names, importing ``module`` (from ``path`` first, if given)."""
+    if path and path not in sys.path:
+        sys.path.insert(0, path)
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"target {target!r} is not 'module:function'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def bind(
+    name: str,
+    target: str,
+    ctx: PluginContext,
+    counter: CallCounter,
+    batch: str | None = None,
+    path: str | None = None,
+) -> Callable[..., Any]:
+    """The callable generated code sees as ``name``: the plugin, counted and with its context.
+
+    A class target is instantiated once with the context; a function target reaches it
+    through :func:`context` while it runs.
+    """
+    obj = load_target(target, path)
+    is_class = inspect.isclass(obj)
+    function = obj(ctx) if is_class else obj
+    if not callable(function):
+        raise TypeError(f"{target} is a {type(function).__name__}, not a function or callable class")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        counter.admit(name, batch)
+        token = _current.set(ctx)
+        try:
+            result = function(*args, **kwargs)
+        finally:
+            _current.reset(token)
+        counter.results.append(result)
+        return result
+
+    functools.update_wrapper(call, function.__call__ if is_class else function)
+    call.__name__ = name
+    return call

@@ -1,0 +1,136 @@
+"""Installing the runtime into a kernel for one session, and the report after each execution."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from weaver.execution.runtime.capture import StreamCap, changed_files, save_figures, snapshot
+from weaver.execution.runtime.inventory import inventory
+from weaver.execution.runtime.plugins import CallCounter, PluginContext, bind
+
+
+class KernelRuntime:
+    """The per-kernel state: bound plugins, the call counter, output caps, artifacts."""
+
+    def __init__(self, shell: Any, setup: dict[str, Any]) -> None:
+        self.shell = shell
+        self.setup = setup
+        self.cwd = Path(setup["cwd"])
+        self.artifacts_dir = Path(setup["artifacts_dir"])
+        self.counter = CallCounter(setup.get("plugin_call_budget"), shell.user_ns)
+        self.plugin_names: set[str] = set()
+        self.plugin_errors: dict[str, str] = {}
+        self.caps = {
+            "stdout": StreamCap(setup["max_output_chars"]),
+            "stderr": StreamCap(setup["max_output_chars"]),
+        }
+        self.value_cut = 0
+        self.before: dict[str, int] = {}
+        self.started = time.monotonic()
+
+    # ---- setup -------------------------------------------------------------------
+
+    def bind_plugins(self) -> None:
+        for spec in self.setup.get("plugins", ()):
+            name = spec["name"]
+            ctx = PluginContext(
+                name,
+                spec.get("config") or {},
+                session_id=self.setup["session_id"],
+                cwd=self.cwd,
+                artifacts_dir=self.artifacts_dir,
+                namespace=self.shell.user_ns,
+            )
+            # A project's plugins folder goes last on the path, so a plugin file never
+            # shadows an installed module (the host's loader rejects such names).
+            if spec.get("path") and spec["path"] not in sys.path:
+                sys.path.append(spec["path"])
+            try:
+                self.shell.user_ns[name] = bind(
+                    name, spec["target"], ctx, self.counter, spec.get("batch"), spec.get("path")
+                )
+
+            except BaseException as exc:  # noqa: BLE001 - reported to the host before any code runs
+                self.plugin_errors[name] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.plugin_names.add(name)
+
+    def cap_values(self) -> None:
+        """Cut the text of the last expression's value in the kernel, before it is sent."""
+        hook = self.shell.displayhook
+        compute = hook.compute_format_data
+        limit = self.setup["max_value_chars"]
+
+        def capped(result: Any) -> Any:
+            data, metadata = compute(result)
+            for mime, value in list(data.items()):
+                if isinstance(value, str) and len(value) > limit:
+                    self.value_cut += len(value) - limit
+                    data[mime] = value[:limit] + f"\n[... {len(value) - limit} characters cut ...]"
+            return data, metadata
+
+        hook.compute_format_data = capped
+
+    # ---- around each execution ------------------------------------------------------
+
+    def pre_run_cell(self, info: Any) -> None:
+        self.counter.reset()
+        self.value_cut = 0
+        for name, cap in self.caps.items():
+            cap.attach(getattr(sys, name))
+        self.before = snapshot(self.artifacts_dir)
+
+    def post_run_cell(self, result: Any) -> None:
+        from IPython.display import publish_display_data
+
+        from weaver.execution.runtime import REPORT_MIME
+
+        report: dict[str, Any] = {"execution_count": result.execution_count}
+        for part, build in (
+            ("artifacts", self._artifacts),
+            ("variables", lambda: inventory(self.shell.user_ns, self._hidden())),
+        ):
+            try:
+                report[part] = build()
+            except Exception as exc:  # noqa: BLE001 - a report part failing is reported, not raised
+                report.setdefault("problems", []).append(f"{part}: {type(exc).__name__}: {exc}")
+        report["plugin_calls"] = dict(self.counter.calls)
+        report["cut"] = {name: cap.finish() for name, cap in self.caps.items()}
+        report["cut"]["value"] = self.value_cut
+        publish_display_data({REPORT_MIME: report})
+
+    def _artifacts(self) -> list[dict[str, str]]:
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        save_figures(self.artifacts_dir, f"cell-{self.shell.execution_count}")
+        return changed_files(self.artifacts_dir, self.before)
+
+    def _hidden(self) -> set[str]:
+        return set(self.shell.user_ns_hidden) | self.plugin_names
+
+
+def install(setup_json: str) -> None:
+    """Bind plugins, register the execution hooks and report the setup to the host."""
+    from IPython import get_ipython
+    from IPython.display import publish_display_data
+
+    from weaver.execution.runtime import SETUP_MIME
+
+    setup = json.loads(setup_json)
+    shell = get_ipython()
+    os.chdir(setup["cwd"])
+    os.environ["HOME"] = setup["home"]
+    # Agg cannot show a window; generated code calls plt.show() anyway and the figure is
+    # saved as an artifact, so the warning would only be noise for the model.
+    warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+    runtime = KernelRuntime(shell, setup)
+    runtime.bind_plugins()
+    runtime.cap_values()
+    shell.events.register("pre_run_cell", runtime.pre_run_cell)
+    shell.events.register("post_run_cell", runtime.post_run_cell)
+    publish_display_data({SETUP_MIME: {"plugin_errors": runtime.plugin_errors, "pid": os.getpid()}})

@@ -1,0 +1,131 @@
+"""The bubblewrap profile: no network, nothing outside the session, ordinary work still runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from weaver.engine import App, Session
+from weaver.execution import ExecutionResult, lifecycle
+from weaver.execution.sandbox import bwrap_status
+from weaver.testing.kernels import kernel_app, wait_gone
+
+AVAILABLE, DETAIL = bwrap_status()
+
+
+def test_bwrap_is_available_in_ci() -> None:
+    if os.environ.get("CI") == "true":
+        assert AVAILABLE, DETAIL
+    elif not AVAILABLE:
+        pytest.skip(f"bubblewrap unavailable: {DETAIL}")
+    assert "bwrap" in DETAIL
+
+
+pytestmark = pytest.mark.skipif(not AVAILABLE and os.environ.get("CI") != "true", reason=f"bubblewrap: {DETAIL}")
+
+
+@pytest.fixture(scope="module")
+def sandboxed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, Session]]:
+    root = tmp_path_factory.mktemp("exec_sandbox")
+    (root / "outside.txt").write_text("not for the kernel")
+    (root / "project").mkdir()
+    (root / "project" / "notes.txt").write_text("the project's own files are not the session's")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPENAI_API_KEY", "sk-host-secret-789")
+        app = kernel_app(root / "project", execution={"sandbox": "bwrap", "timeout_s": 30})
+        session = app.session()
+        run(session, "1")  # start the kernel while the secret is in the host's environment
+    yield app, session
+    app.close()
+
+
+def run(session: Session, code: str) -> ExecutionResult:
+    return session.app.run(session.execute(code))
+
+
+def test_the_kernel_has_no_network(sandboxed: tuple[App, Session]) -> None:
+    _, session = sandboxed
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        result = run(
+            session,
+            "import socket\n"
+            f"try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n    print('connected')\n"
+            "except OSError as exc:\n    print(type(exc).__name__)\n"
+            "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n    print('connected')\n"
+            "except OSError as exc:\n    print(type(exc).__name__)\n"
+            "print(sorted(line.split(':')[0].strip() for line in open('/proc/net/dev').readlines()[2:]))",
+        )
+    assert result.stdout.splitlines() == ["ConnectionRefusedError", "OSError", "['lo']"], result
+
+
+def test_files_outside_the_session_are_unreachable(sandboxed: tuple[App, Session]) -> None:
+    _, session = sandboxed
+    project = session.paths.root.parents[2]
+    probes = {
+        "outside": project.parent / "outside.txt",
+        "project": project / "notes.txt",
+        "log": session.paths.log,
+    }
+    code = "import os\n" + "".join(f"print({name!r}, os.path.exists({str(path)!r}))\n" for name, path in probes.items())
+    code += (
+        "for target in ('/usr/weaver-probe', '/etc/weaver-probe'):\n"
+        "    try:\n        open(target, 'w')\n        print(target, 'writable')\n"
+        "    except OSError as exc:\n        print(target, type(exc).__name__)\n"
+        "open('written.txt', 'w').write('inside')\n"
+    )
+    result = run(session, code)
+    assert result.ok, result.error
+    assert result.stdout.splitlines() == [
+        "outside False",
+        "project False",
+        "log False",
+        "/usr/weaver-probe OSError",
+        "/etc/weaver-probe OSError",
+    ]
+    assert (session.cwd / "written.txt").read_text() == "inside"
+
+
+def test_the_host_and_its_secrets_are_invisible(sandboxed: tuple[App, Session]) -> None:
+    _, session = sandboxed
+    result = run(
+        session,
+        "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "found = any(b'sk-host-secret' in open(f'/proc/{p}/environ', 'rb').read() for p in pids)\n"
+        "print(len(pids) < 10, found)",
+    )
+    assert result.stdout == "True False\n", result  # its own pid namespace: a few sandbox processes
+
+
+def test_pandas_and_matplotlib_work_in_the_sandbox(sandboxed: tuple[App, Session]) -> None:
+    _, session = sandboxed
+    result = run(
+        session,
+        "import pandas as pd\nimport matplotlib.pyplot as plt\n"
+        "frame = pd.DataFrame({'x': range(10), 'y': [v * v for v in range(10)]})\n"
+        "frame.plot(x='x', y='y')\nframe.to_csv('squares.csv', index=False)\nframe['y'].sum()",
+    )
+    assert result.ok, result.error
+    assert result.value_repr == "np.int64(285)"
+    assert [a.mime for a in result.artifacts] == ["image/png"]
+    assert (session.cwd / "squares.csv").read_text().startswith("x,y\n0,0\n")
+
+
+@pytest.mark.slow
+def test_a_sandboxed_kernel_is_interrupted_and_closed(tmp_path: Path) -> None:
+    before = set(lifecycle.live_pids())
+    app = kernel_app(tmp_path, execution={"sandbox": "bwrap", "timeout_s": 3, "interrupt_grace_s": 5})
+    session = app.session()
+    try:
+        looping = run(session, "kept = 1\nwhile True:\n    pass")
+        after = run(session, "kept + 1")
+        (pid,) = set(lifecycle.live_pids()) - before
+    finally:
+        app.close()
+    assert looping.outcome == "timeout_interrupted"
+    assert after.value_repr == "2"
+    assert wait_gone(pid)
