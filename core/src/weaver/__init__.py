@@ -52,8 +52,8 @@ if TYPE_CHECKING:
     from weaver.errors import ConfigError, WeaverError
     from weaver.events import Event, EventType
     from weaver.guards import GuardContext
-    from weaver.plugins.decorator import plugin
     from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState, Usage
+    from weaver.plugins.decorator import plugin
     from weaver.roles import RoleContext
     from weaver.specs import (
         ConfigTable,

@@ -1,0 +1,35 @@
+"""``[code_interpreter]``: the CodeInterpreter's model, retries, mode and prompt additions."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class CodeInterpreterConfig:
+    """``[code_interpreter]``.
+
+    .. code-block:: toml
+
+        [code_interpreter]
+        llm = "coder"        # a model alias from [llm.models]; unset: the default model
+        max_retries = 3      # corrections after the first attempt, per step
+        plugin_only = false  # true: generated code may only call the enabled plugins
+    """
+
+    llm: str | None = None
+    """The model alias the CodeInterpreter calls; ``None`` uses ``[llm]`` itself."""
+    max_retries: int = 3
+    """Corrections per step after the first attempt: a format error, a verification error or
+    an execution error goes back to the model with precise feedback, at most this many times
+    (so at most ``max_retries + 1`` attempts); then the Planner gets the last error. The count
+    starts again with every request from the Planner."""
+    plugin_only: bool = False
+    """Plugin-only mode: code may only call the enabled plugins with literal arguments and
+    bind their results to names (checked by the verifiers in ``VerifyMode.plugin_only``)."""
+    max_variables: int = 30
+    """How many of the kernel's variables the prompt lists."""
+    history_max_tokens: int = 8000
+    """The token budget for earlier rounds in the prompt, handed to memory compressors."""
+    extra_instructions: str = ""
+    """Text appended to the instructions (house rules, domain hints)."""

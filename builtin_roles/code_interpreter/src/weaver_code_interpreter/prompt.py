@@ -1,0 +1,165 @@
+"""The CodeInterpreter's prompt.
+
+The system message says how code runs (a stateful kernel, files in its working directory,
+figures saved as artifacts), lists the enabled plugins as typed Python signatures with their
+docs, and gives the reply format. The conversation follows: earlier requests to the
+CodeInterpreter as user turns, its replies as assistant turns (the JSON it wrote), their
+execution results as user turns. The last user turn is the current request with what the
+model needs to act on it: the Planner's plan and current step, the files the user gave, and
+the kernel's variables, so data already loaded is used instead of loaded again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from weaver.execution.result import VariableInfo
+from weaver.llm import ChatMessage
+from weaver.memory import MemoryBudget
+from weaver.model import AttachmentType, Post, Round
+from weaver.roles import RoleContext
+from weaver.specs import VerifyMode
+from weaver_code_interpreter.config import CodeInterpreterConfig
+from weaver_code_interpreter.reply import FIELDS
+
+Turn = tuple[Literal["user", "assistant"], str]
+
+_HOW_CODE_RUNS = """\
+You are {me}. You turn the request you receive into Python and run it, or answer in text
+when no code is needed.
+
+# How your code runs
+- It runs in a stateful Jupyter kernel: variables, imports and functions from earlier
+  executions are still defined. Use the variables listed with the request instead of
+  loading or computing them again.
+- The working directory holds the user's files; read them by their relative names.
+- The value of the last expression is shown to you, as is everything printed. End the code
+  with the variable or expression that holds the answer, or print it.
+- matplotlib figures are saved as image files automatically; call plt.show() when done.
+- Every piece of code is checked before it runs: ordinary data-analysis imports (pandas,
+  numpy, matplotlib, scipy, ...) are fine; shell commands, eval/exec, open(), dunder
+  attributes and modules such as os, sys and subprocess are not. If the check or the run
+  fails you get the exact error: fix the code and send all of it again.
+- Reply with "reply_type": "text" only when the request needs no code (a question about
+  the code or results you already have)."""
+
+_PLUGIN_ONLY = """\
+# Plugin-only mode
+Your code may ONLY call the plugins below and bind their results to names, one call per
+statement: `result = plugin_name(arg=...)`. Arguments are Python literals (numbers,
+strings, True, False, None, lists, dicts) or names bound earlier. No imports, no other
+functions, no attribute access, no loops. Write True/False/None, never true/false/null."""
+
+_REPLY = """\
+# Reply format
+Reply with one JSON object with the fields, in this order:
+- "thought": your reasoning about the step and how the code does it;
+- "reply_type": "python" or "text";
+- "reply_content": the code (plain Python, no code fences) or the text answer.
+Example: {"thought": "df is loaded; compute the mean of price.", "reply_type": "python", "reply_content": "df['price'].mean()"}"""
+
+
+def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str) -> str:
+    parts = [_HOW_CODE_RUNS.format(me=me)]
+    if mode is VerifyMode.plugin_only:
+        parts.append(_PLUGIN_ONLY)
+    if plugins_text:
+        parts.append(
+            "# Plugins\nThese functions are already defined in the kernel; call them directly "
+            "(no import needed). They return live Python objects, such as DataFrames.\n\n```python\n"
+            + plugins_text
+            + "\n```"
+        )
+    elif mode is VerifyMode.plugin_only:
+        parts.append("# Plugins\nNo plugins are enabled, so no code can run: answer in text.")
+    parts.append(_REPLY)
+    if extra.strip():
+        parts.append(extra.strip())
+    return "\n\n".join(parts)
+
+
+def reply_json(post: Post) -> str | None:
+    """The JSON a CodeInterpreter post's reply was, rebuilt from its attachments."""
+    values = {}
+    for name in FIELDS:
+        item = post.attachment(name)
+        if item is None:
+            return None
+        values[name] = item.content
+    return json.dumps(values, ensure_ascii=False)
+
+
+def conversation(rounds: Iterable[Round], me: str, skip: str, summary: str = "") -> list[Turn]:
+    """Chat turns for every post to and from ``me``, except the post with id ``skip``."""
+    turns: list[Turn] = []
+    if summary:
+        turns.append(("user", f"Summary of earlier conversations:\n{summary}"))
+    for round_ in rounds:
+        for post in round_.posts:
+            if post.id == skip:
+                continue
+            if post.send_to == me:
+                turns.append(("user", f"{post.send_from}: {post.message}"))
+            elif post.send_from == me:
+                reply = reply_json(post)
+                if reply is not None:
+                    turns.append(("assistant", reply))
+                result = post.attachment(AttachmentType.execution_result)
+                if result is not None:
+                    turns.append(("user", f"Execution result:\n{result.content}"))
+    return turns
+
+
+def merge(turns: Sequence[Turn]) -> list[Turn]:
+    """Adjacent turns of one role joined, as chat templates expect alternation."""
+    merged: list[Turn] = []
+    for role, text in turns:
+        if merged and merged[-1][0] == role:
+            merged[-1] = (role, f"{merged[-1][1]}\n\n{text}")
+        else:
+            merged.append((role, text))
+    return merged
+
+
+def variables_text(variables: Sequence[VariableInfo], limit: int) -> str:
+    if not variables:
+        return "(none yet)"
+    lines = []
+    for var in variables[:limit]:
+        shape = f" {var.shape_or_len}" if var.shape_or_len else ""
+        preview = f": {var.preview}" if var.preview else ""
+        lines.append(f"- {var.name} ({var.type}{shape}){preview}")
+    if len(variables) > limit:
+        lines.append(f"- ... and {len(variables) - limit} more")
+    return "\n".join(lines)
+
+
+def request_text(ctx: RoleContext, variables: Sequence[VariableInfo], config: CodeInterpreterConfig) -> str:
+    """The current request, with the plan, the user's files and the kernel's variables."""
+    post = ctx.post
+    parts = []
+    plan = post.attachment(AttachmentType.plan)
+    if plan is not None and plan.content.strip():
+        parts.append(f"# The plan\n{plan.content.strip()}")
+    step = post.attachment(AttachmentType.current_plan_step)
+    if step is not None and step.content.strip():
+        parts.append(f"# Current step\n{step.content.strip()}")
+    files = [a.content for p in ctx.round.posts for a in p.attachments if a.type is AttachmentType.file]
+    if files:
+        parts.append("# Files in the working directory\n" + "\n".join(f"- {name}" for name in files))
+    parts.append(f"# Variables in the kernel\n{variables_text(variables, config.max_variables)}")
+    parts.append(f"# Request from {post.send_from}\n{post.message}")
+    return "\n\n".join(parts)
+
+
+def build_messages(
+    ctx: RoleContext, config: CodeInterpreterConfig, mode: VerifyMode, plugins_text: str
+) -> list[ChatMessage]:
+    me = ctx.alias
+    memory = ctx.hooks.compress_memory(ctx.history, MemoryBudget(max_tokens=config.history_max_tokens), me)
+    turns = conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)
+    turns.append(("user", request_text(ctx, ctx.session.variables(), config)))
+    system = instructions(me, mode, plugins_text, config.extra_instructions)
+    return [ChatMessage("system", system), *(ChatMessage(role, text) for role, text in merge(turns))]

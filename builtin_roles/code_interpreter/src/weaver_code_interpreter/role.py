@@ -1,0 +1,151 @@
+"""The CodeInterpreter role: one request in, one post back, self-correcting in between.
+
+For each request (an incoming post, usually from the Planner) the role asks the model for
+a reply (:mod:`weaver_code_interpreter.reply`). A ``text`` reply is the answer. ``python``
+goes through the code pipeline (``ctx.run_code``: verifiers, guards, the kernel, feedback
+formatting). A format error, a verification error or an execution error goes back to the
+model with precise feedback, at most ``[code_interpreter] max_retries`` times for this
+request; then the sender gets the failure with the last error. A guard's ``stop`` ends the
+retries at once. The counter is local to one request, so every step starts afresh.
+
+The post carries the final attempt as attachments (``thought``, ``reply_type``,
+``reply_content``, ``verification``, ``code_error``, ``execution_status``,
+``execution_result``, ``artifact_paths``, ``guard_verdict``); each abandoned attempt leaves
+its raw reply (``invalid_response``) and the feedback it got (``revise_message``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from weaver.coderun import CodeRun, format_violations
+from weaver.llm import ChatMessage, ReplyFormatError
+from weaver.model import AttachmentType, Post
+from weaver.serde import to_data
+from weaver.specs import VerifyMode
+from weaver_code_interpreter.config import CodeInterpreterConfig
+from weaver_code_interpreter.prompt import build_messages
+from weaver_code_interpreter.reply import FIELDS, REPLY_SCHEMA, SCHEMA_NAME, CodeReply, InvalidCodeReply, validate_reply
+
+if TYPE_CHECKING:
+    from weaver.roles import AttachmentStream, PostBuilder, RoleContext
+
+
+class CodeInterpreter:
+    """The CodeInterpreter; stateless between requests (the kernel holds the state)."""
+
+    async def reply(self, ctx: RoleContext) -> Post:
+        config: CodeInterpreterConfig = ctx.config.table("code_interpreter")
+        mode = VerifyMode.plugin_only if config.plugin_only else VerifyMode.normal
+        ctx.status("composing prompt")
+        messages = build_messages(ctx, config, mode, ctx.session.app.plugins.render())
+        builder = ctx.new_post(send_to=ctx.post.send_from)
+        attempt = 0
+        while True:
+            attempt += 1
+            streams, on_field = _field_streams(builder)
+            ctx.status(
+                "calling the model"
+                if attempt == 1
+                else f"calling the model (correction {attempt - 1} of {config.max_retries})"
+            )
+            run: CodeRun | None = None
+            try:
+                response = await ctx.llm.chat(
+                    messages, reply_schema=REPLY_SCHEMA, schema_name=SCHEMA_NAME, on_field=on_field
+                )
+                raw = response.text
+                reply = validate_reply(response.data)
+            except ReplyFormatError as error:
+                raw, feedback = error.raw, error.feedback
+            except InvalidCodeReply as error:
+                feedback = error.feedback
+            else:
+                if not reply.is_code:
+                    _close(builder, streams, reply)
+                    builder.set_message(reply.reply_content)
+                    return builder.build()
+                run = await ctx.run_code(reply.reply_content, mode)
+                if run.ok or run.stopped is not None or attempt > config.max_retries:
+                    _close(builder, streams, reply)
+                    _attach_run(builder, run)
+                    builder.set_message(_message(run, attempt, config))
+                    return builder.build()
+                feedback = run.feedback if run.blocked else f"{run.feedback}\n\nFix the code and send all of it again."
+            if attempt > config.max_retries:
+                builder.attach(AttachmentType.invalid_response, raw)
+                builder.attach(AttachmentType.execution_status, "none")
+                builder.set_message(
+                    f"I could not produce a usable reply in {attempt} attempts "
+                    f"([code_interpreter] max_retries = {config.max_retries}); the last problem: {feedback}"
+                )
+                return builder.build()
+            builder.attach(AttachmentType.invalid_response, raw)
+            builder.attach(AttachmentType.revise_message, feedback)
+            messages = [*messages, ChatMessage("assistant", raw), ChatMessage("user", feedback)]
+
+
+def _field_streams(builder: PostBuilder) -> tuple[dict[str, AttachmentStream], Callable[[str, str], None]]:
+    """One attempt's attachments, filled as its fields stream; an abandoned attempt's stay unclosed."""
+    streams: dict[str, AttachmentStream] = {}
+
+    def on_field(field: str, delta: str) -> None:
+        if field in FIELDS:
+            if field not in streams:
+                streams[field] = builder.stream(field)
+            streams[field].append(delta)
+
+    return streams, on_field
+
+
+def _close(builder: PostBuilder, streams: dict[str, AttachmentStream], reply: CodeReply) -> None:
+    for name in FIELDS:
+        value = getattr(reply, name)
+        if name in streams:
+            streams[name].close(value)
+        else:
+            builder.attach(name, value)
+
+
+def _attach_run(builder: PostBuilder, run: CodeRun) -> None:
+    violations = [to_data(v) for v in run.violations]
+    builder.attach(
+        AttachmentType.verification, format_violations(run.violations) if run.violations else "passed", violations
+    )
+    error = _error_text(run)
+    if error:
+        builder.attach(AttachmentType.code_error, error)
+    builder.attach(AttachmentType.execution_status, run.status)
+    builder.attach(
+        AttachmentType.execution_result, run.feedback, to_data(run.result) if run.result is not None else None
+    )
+    paths = [artifact.path for artifact in run.result.artifacts] if run.result is not None else []
+    if paths:
+        builder.attach(AttachmentType.artifact_paths, "\n".join(paths), paths)
+    for verdict in run.verdicts:
+        builder.attach(AttachmentType.guard_verdict, verdict.message, to_data(verdict))
+
+
+def _error_text(run: CodeRun) -> str:
+    if run.violations:
+        return format_violations(run.violations)
+    if run.stopped is not None:
+        return run.stopped.message
+    if run.result is not None and run.result.error is not None:
+        return f"{run.result.error.type}: {run.result.error.message}"
+    if run.result is not None and not run.result.ok:
+        return f"the execution ended with {run.result.outcome}"
+    return ""
+
+
+def _message(run: CodeRun, attempts: int, config: CodeInterpreterConfig) -> str:
+    code = f"```python\n{run.code.rstrip()}\n```"
+    if run.ok:
+        return f"The following Python code ran successfully:\n{code}\n\n{run.feedback}"
+    if run.stopped is not None:
+        return f"A guard stopped the work: {run.stopped.message}\nThe code was:\n{code}\n\n{run.feedback}"
+    return (
+        f"The code still failed after {attempts} attempts ([code_interpreter] max_retries = {config.max_retries}). "
+        f"The last code was:\n{code}\n\nThe last error:\n{run.feedback}"
+    )

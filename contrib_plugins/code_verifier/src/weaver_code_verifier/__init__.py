@@ -1,0 +1,104 @@
+"""Weaver's default code verifier, on the ``weaver_verify_code`` hook.
+
+It is a linter for the model, not a sandbox: it turns the usual mistakes and the known
+escape routes into precise errors (line, rule, what to write instead) that the model fixes
+on its next try. The boundary is the process around the kernel (a scrubbed environment, the
+session's own working directory, resource limits, timeouts and, where available, an OS
+sandbox); every in-process Python sandbox has been escaped, so this one does not pretend.
+
+It parses exactly the text the kernel will run, as IPython will run it. Text that does not
+parse, and a crash of the verifier itself, block the code: nothing unjudged runs.
+Configuration is the ``[code_verifier]`` table (:class:`CodeVerifierConfig`).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+
+from weaver.config import Config
+from weaver.hookspecs import hookimpl
+from weaver.specs import ConfigTable, VerifyMode, Violation
+from weaver_code_verifier import magics, normal, plugin_only
+from weaver_code_verifier.settings import CodeVerifierConfig
+
+__all__ = ["CodeVerifierConfig", "verify"]
+
+TABLE = "code_verifier"
+_config = CodeVerifierConfig()
+
+
+def parse(code: str) -> ast.Module | Violation:
+    """The cell's syntax tree, or a ``syntax-error`` violation.
+
+    Plain Python is parsed as is; text with IPython syntax (``!cmd``, ``%magic``) is parsed
+    after IPython's own rewriting, which is what the kernel runs.
+    """
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError) as plain:
+        error: SyntaxError | ValueError = plain
+    transformed = magics.transform(code)
+    if transformed != code:
+        try:
+            return ast.parse(transformed)
+        except (SyntaxError, ValueError) as rewritten:
+            error = rewritten
+    line = getattr(error, "lineno", None) or 1
+    text = (getattr(error, "text", None) or "").strip()
+    shown = f" in `{text}`" if text else ""
+    message = getattr(error, "msg", None) or str(error)
+    return Violation(
+        line=line,
+        rule="syntax-error",
+        message=f"line {line}: the code does not parse ({message}){shown}; fix the syntax and send the whole cell again.",
+        col=getattr(error, "offset", None) or 0,
+        source=normal.SOURCE,
+    )
+
+
+def verify(
+    code: str,
+    mode: VerifyMode = VerifyMode.normal,
+    plugins: Sequence[str] = (),
+    config: CodeVerifierConfig | None = None,
+) -> list[Violation]:
+    """Every violation in ``code``, in line order; an empty list when it is clean."""
+    config = config or _config
+    tree = parse(code)
+    if isinstance(tree, Violation):
+        return [tree]
+    if VerifyMode(mode) is VerifyMode.plugin_only:
+        found = plugin_only.check(tree, plugins)
+    else:
+        found = normal.check(tree, config)
+    return sorted(found, key=lambda v: (v.line, v.col))
+
+
+@hookimpl
+def weaver_config_tables() -> list[ConfigTable]:
+    return [ConfigTable(TABLE, CodeVerifierConfig, "What generated code may import, call and reach")]
+
+
+@hookimpl
+def weaver_configure(config: Config) -> None:
+    global _config
+    _config = config.table(TABLE)
+
+
+@hookimpl
+def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str]) -> list[Violation]:
+    if not _config.enabled:
+        return []
+    try:
+        return verify(code, mode, plugins, _config)
+    except Exception as exc:  # noqa: BLE001 - a verifier that cannot judge must block, not allow
+        return [
+            Violation(
+                line=1,
+                rule="verifier-error",
+                message=f"the code verifier failed ({type(exc).__name__}: {exc}), so the code is blocked; "
+                "simplify the code and try again.",
+                source=normal.SOURCE,
+            )
+        ]
