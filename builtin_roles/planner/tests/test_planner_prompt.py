@@ -11,7 +11,7 @@ from weaver.llm.errors import ReplyFormatError
 from weaver.llm.extract import extract_reply
 from weaver.model import Attachment, AttachmentType, Post
 from weaver.specs import RoleSpec
-from weaver_planner.prompt import instructions, merge_turns, reply_json
+from weaver_planner.prompt import instructions, reply_json
 from weaver_planner.reply import FIELDS, STOP_REASONS, InvalidPlannerReply, reply_schema, validate_reply
 
 (PLANNER,) = weaver_planner.weaver_roles()
@@ -106,11 +106,3 @@ def test_a_planner_post_renders_as_its_reply() -> None:
     assert reply_json(post) == (
         '{"plan_reasoning": "because", "plan": "1. Load it", "send_to": "CodeInterpreter", "message": "Load it"}'
     )
-
-
-def test_adjacent_turns_of_one_role_are_merged() -> None:
-    assert merge_turns([("user", "a"), ("user", "b"), ("assistant", "c"), ("user", "d")]) == [
-        ("user", "a\n\nb"),
-        ("assistant", "c"),
-        ("user", "d"),
-    ]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from weaver.execution.result import VariableInfo
-from weaver.llm import ChatMessage
+from weaver.llm import ChatMessage, chat_messages
 from weaver.memory import MemoryBudget
 from weaver.model import AttachmentType, Post, Round
 from weaver.roles import RoleContext
@@ -112,17 +112,6 @@ def conversation(rounds: Iterable[Round], me: str, skip: str, summary: str = "")
     return turns
 
 
-def merge(turns: Sequence[Turn]) -> list[Turn]:
-    """Adjacent turns of one role joined, as chat templates expect alternation."""
-    merged: list[Turn] = []
-    for role, text in turns:
-        if merged and merged[-1][0] == role:
-            merged[-1] = (role, f"{merged[-1][1]}\n\n{text}")
-        else:
-            merged.append((role, text))
-    return merged
-
-
 def variables_text(variables: Sequence[VariableInfo], limit: int) -> str:
     if not variables:
         return "(none yet)"
@@ -162,4 +151,4 @@ def build_messages(
     turns = conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)
     turns.append(("user", request_text(ctx, ctx.session.variables(), config)))
     system = instructions(me, mode, plugins_text, config.extra_instructions)
-    return [ChatMessage("system", system), *(ChatMessage(role, text) for role, text in merge(turns))]
+    return list(chat_messages(system, turns))

@@ -213,14 +213,3 @@ def conversation_turns(rounds: Iterable[Round], me: str, summary: str = "") -> l
     for item in rounds:
         turns.extend(round_turns(item.posts, me))
     return turns
-
-
-def merge_turns(turns: Iterable[Turn]) -> list[Turn]:
-    """Adjacent turns of one chat role joined, as chat APIs expect them to alternate."""
-    merged: list[Turn] = []
-    for role, text in turns:
-        if merged and merged[-1][0] == role:
-            merged[-1] = (role, f"{merged[-1][1]}\n\n{text}")
-        else:
-            merged.append((role, text))
-    return merged

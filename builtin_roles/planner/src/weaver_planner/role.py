@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from weaver.engine import RoundStopped
-from weaver.llm import ChatMessage, ReplyFormatError
+from weaver.llm import ChatMessage, ReplyFormatError, chat_messages
 from weaver.memory import MemoryBudget
 from weaver.model import USER, AttachmentType, Post
 from weaver.serde import to_data
 from weaver_planner.config import PlannerConfig
 from weaver_planner.examples import Example, example_dirs, load_examples, usable
 from weaver_planner.plan import Plan, build_plan, latest_plan
-from weaver_planner.prompt import Turn, conversation_turns, instructions, merge_turns
+from weaver_planner.prompt import Turn, conversation_turns, instructions
 from weaver_planner.reply import FIELDS, InvalidPlannerReply, PlannerReply, reply_schema, validate_reply
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class Planner:
             )
             turns.append(("user", warning))
         system = instructions(ctx.spec, ctx.workers(), recipients, config.extra_instructions)
-        return [ChatMessage("system", system), *(ChatMessage(role, text) for role, text in merge_turns(turns))]
+        return list(chat_messages(system, turns))
 
     def _usable_examples(self, ctx: RoleContext, config: PlannerConfig) -> list[Example]:
         if not config.use_examples:

@@ -16,7 +16,7 @@ Roles use it as ``await ctx.llm.chat(messages, reply_schema=..., on_field=...)``
 from __future__ import annotations
 
 from weaver.llm.errors import LLMError, ReplayMissError, ReplyFormatError
-from weaver.llm.request import ChatMessage, LLMRequest, LLMResponse
+from weaver.llm.request import ChatMessage, LLMRequest, LLMResponse, chat_messages
 from weaver.llm.usage import CostReport, cost_report
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "LLMResponse",
     "ReplayMissError",
     "ReplyFormatError",
+    "chat_messages",
     "cost_report",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -18,6 +18,20 @@ class ChatMessage:
 
     role: MessageRole
     content: str
+
+
+def chat_messages(system: str, turns: Iterable[tuple[str, str]]) -> tuple[ChatMessage, ...]:
+    """A system message, then ``(role, text)`` turns with adjacent turns of one role joined.
+
+    Chat templates of many models expect user and assistant turns to alternate.
+    """
+    merged: list[tuple[str, str]] = []
+    for role, text in turns:
+        if merged and merged[-1][0] == role:
+            merged[-1] = (role, f"{merged[-1][1]}\n\n{text}")
+        else:
+            merged.append((role, text))
+    return (ChatMessage("system", system), *(ChatMessage(role, text) for role, text in merged))  # type: ignore[arg-type]
 
 
 @attrs.frozen

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from weaver.errors import PluginLoadError, UnknownNameError
+from weaver.execution.runtime.plugins import load_target
 from weaver.plugins.decorator import SCHEMA_ATTR, schema_of
 from weaver.plugins.schema import PluginSchema
 from weaver.specs import PluginSpec
@@ -154,22 +155,9 @@ def load_plugins(pm: pluggy.PluginManager, config: Config) -> PluginSet:
     return PluginSet(tuple(sorted(chosen, key=lambda p: p.name)), tuple(errors))
 
 
-def load_target(target: str) -> Any:
-    """The object a ``module:attr.path`` target names (imported on the host)."""
-    import importlib
-
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise ValueError(f"target {target!r} is not 'module:function'")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _from_extension(spec: PluginSpec, source: str) -> LoadedPlugin:
     try:
-        function = load_target(spec.target)
+        function = load_target(spec.target, spec.path)
     except Exception as exc:  # noqa: BLE001 - any import failure is this plugin's load error
         raise PluginLoadError(
             f"target {spec.target!r} does not load: {type(exc).__name__}: {exc}", name=spec.name, source=source
