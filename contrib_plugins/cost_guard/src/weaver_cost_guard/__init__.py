@@ -1,0 +1,102 @@
+"""weaver-cost-guard: token, money, call and round budgets, and ``weaver cost SESSION``.
+
+Before every LLM call (``weaver_before_llm_call``) the guard adds the call's estimated
+prompt to what the session has spent and refuses the call (a ``stop`` verdict, which ends
+the round with the message) when a budget has no room left for it. The message says which
+budget, what was spent and what was achieved; the work done so far is kept.
+
+.. code-block:: toml
+
+    [cost_guard]
+    max_session_tokens = 1000000   # 0 turns a budget off
+    max_session_cost = 2.50        # in the currency of the [llm] prices
+    max_round_llm_calls = 50
+    max_session_rounds = 100
+
+``weaver cost SESSION [--json]`` reports tokens and money per role, per round and per model
+from the session's event log.
+
+This module is the entry point and stays light: the budget logic and the report are
+imported when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from weaver.errors import ConfigError
+from weaver.hookspecs import hookimpl
+from weaver.specs import ConfigTable, Verdict
+
+if TYPE_CHECKING:
+    import typer
+
+    from weaver.config import Config
+    from weaver.guards import GuardContext
+    from weaver.llm import LLMRequest
+
+NAME = "cost_guard"
+
+
+@attrs.frozen
+class CostGuardConfig:
+    """``[cost_guard]``: budgets checked before every LLM call; ``0`` turns a budget off."""
+
+    max_session_tokens: int = 1_000_000
+    """Prompt plus completion tokens of every call in the session."""
+    max_session_cost: float = 0.0
+    """Money per session in the currency of the ``[llm]`` prices (off by default, like the prices)."""
+    max_round_llm_calls: int = 50
+    """LLM calls one round may make; a round that loops between roles hits this."""
+    max_session_rounds: int = 100
+    """Rounds (user requests) one session may have."""
+
+
+@hookimpl
+def weaver_config_tables() -> list[ConfigTable]:
+    return [ConfigTable(NAME, CostGuardConfig, "Token, money, call and round budgets")]
+
+
+@hookimpl
+def weaver_configure(config: Config) -> None:
+    if NAME not in config.tables:
+        # The hook is historic: registered late, this extension also gets configurations
+        # built before it was, which have no table of its own.
+        return
+    limits: CostGuardConfig = config.table(NAME)
+    for field in attrs.fields(CostGuardConfig):
+        if getattr(limits, field.name) < 0:
+            raise ConfigError("must be 0 (off) or positive", source=config.sources.get(f"{NAME}.{field.name}", ""), table=NAME, key=field.name)
+
+
+@hookimpl
+def weaver_before_llm_call(request: LLMRequest, ctx: GuardContext) -> Verdict | None:
+    from weaver_cost_guard.budget import NextCall, refusal
+
+    limits: CostGuardConfig = ctx.config.table(NAME)
+    call = NextCall(
+        role=request.role,
+        estimated_prompt_tokens=request.estimated_prompt_tokens,
+        estimated_prompt_cost=_prompt_cost(request, ctx.config) if limits.max_session_cost else 0.0,
+        session_usage=ctx.session_usage,
+        round_llm_calls=ctx.round_llm_calls,
+        session_rounds=ctx.session_rounds,
+    )
+    why = refusal(limits, call)
+    return Verdict.stop(why, source=NAME) if why else None
+
+
+def _prompt_cost(request: LLMRequest, config: Config) -> float:
+    from weaver.llm.config import model_config
+    from weaver.llm.usage import price
+
+    return price(request.estimated_prompt_tokens, 0, model_config(config, request.model))
+
+
+@hookimpl
+def weaver_cli(app: typer.Typer) -> None:
+    from weaver_cost_guard.cli import register
+
+    register(app)

@@ -1,0 +1,159 @@
+"""The loop detector with a real kernel and a real project plugin: the warning before the
+code runs, the budget inside the kernel with partial results kept, and block mode."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import pytest
+
+import weaver_loop_detector
+from weaver.extensions import Hooks
+from weaver.hookspecs import hookimpl
+from weaver.model import USER, Post
+from weaver.roles import RoleContext
+from weaver.specs import RoleSpec, VerdictAction
+
+pytestmark = pytest.mark.slow
+
+PLUGIN = '''
+import weaver
+
+
+@weaver.plugin(batch="get_prices")
+def get_price(ticker: str) -> float:
+    """The closing price of one ticker (a billable request in real life).
+
+    Args:
+        ticker: the symbol.
+    Returns:
+        price (float): the price.
+    """
+    return float(len(ticker))
+
+
+@weaver.plugin
+def get_prices(tickers: list) -> dict:
+    """Closing prices of many tickers in one request.
+
+    Args:
+        tickers: the symbols.
+    Returns:
+        prices (dict): price by symbol.
+    """
+    return {t: float(len(t)) for t in tickers}
+'''
+
+LOOP = textwrap.dedent(
+    """\
+    tickers = [f"T{n}" for n in range(50)]
+    prices = {}
+    for t in tickers:
+        prices[t] = get_price(t)
+    """
+)
+
+
+class Runner:
+    """Runs the incoming message as code and keeps the CodeRun."""
+
+    runs: ClassVar[list[Any]] = []
+
+    async def reply(self, ctx: RoleContext) -> Post:
+        Runner.runs.append(await ctx.run_code(ctx.post.message))
+        post = ctx.new_post(send_to=USER)
+        post.message_delta("ran")
+        return post.build()
+
+
+@hookimpl
+def _roles() -> list[RoleSpec]:
+    return [RoleSpec(name="runner", alias="Runner", factory=Runner, description="Runs code.")]
+
+
+@hookimpl
+def _verify(code: str, mode: Any, plugins: Any) -> list[Any]:
+    return []
+
+
+test_roles = SimpleNamespace(weaver_roles=_roles, weaver_verify_code=_verify)
+
+
+@pytest.fixture
+def start(make_app: Any, register_plugin: Any, tmp_path: Path) -> Any:
+    Runner.runs.clear()
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "prices.py").write_text(PLUGIN, encoding="utf-8")
+    register_plugin(test_roles)
+
+    def make(guarded: bool = True, **settings: Any) -> Any:
+        if guarded:
+            register_plugin(weaver_loop_detector)
+        extra = {"loop_detector": settings} if settings else {}
+        return make_app(tmp_path, session={"roles": ["runner"]}, execution={"pool_size": 0}, **extra).session()
+
+    return make
+
+
+def test_a_plugin_loop_is_flagged_with_the_batch_form_and_stopped_at_the_budget(start: Any) -> None:
+    session = start()
+    session.send_message(LOOP)
+    run = Runner.runs[0]
+
+    warnings = [v for v in run.verdicts if v.source == "loop_detector"]
+    assert len(warnings) == 1 and warnings[0].action is VerdictAction.warn
+    assert "line 4: plugin `get_price` is called once per item by the for loop on line 3" in warnings[0].message
+    assert "batch form `get_prices`" in warnings[0].message
+    assert f"Note: {warnings[0].message}" in run.feedback
+
+    result = run.result
+    assert result.error.type == "PluginBudgetExceeded" and "get_prices" in result.error.message
+    assert result.plugin_calls == {"get_price": 25}
+    session.send_message("kept = (len(prices), len(_plugin_results))")
+    assert Runner.runs[1].result.ok
+    session.send_message("kept")
+    assert Runner.runs[2].result.value_repr == "(25, 25)"
+
+
+def test_batch_calls_are_healthy_and_within_budget(start: Any) -> None:
+    session = start()
+    session.send_message("prices = get_prices([f'T{n}' for n in range(50)])\nlen(prices)")
+    run = Runner.runs[0]
+    assert run.ok and run.verdicts == () and run.result.value_repr == "50"
+    assert run.result.plugin_calls == {"get_prices": 1}
+
+
+def test_block_mode_refuses_the_loop_before_it_runs(start: Any) -> None:
+    session = start(block=True)
+    session.send_message(LOOP)
+    run = Runner.runs[0]
+    assert run.result is None and [v.rule for v in run.violations] == ["plugin-call-in-loop"]
+    assert "The code was NOT run" in run.feedback and "`get_price`" in run.feedback
+
+
+def test_without_the_extension_the_loop_runs_all_50_calls(start: Any) -> None:
+    session = start(guarded=False)
+    session.send_message(LOOP)
+    run = Runner.runs[0]
+    assert run.ok and run.verdicts == () and run.result.plugin_calls == {"get_price": 50}
+
+
+def test_hook_weaver_plugin_call_budget(weaver_pm: Any, register_plugin: Any, make_app: Any) -> None:
+    hooks = Hooks(weaver_pm)
+    assert hooks.plugin_call_budget(make_app(session={"roles": []}).config) is None
+    register_plugin(weaver_loop_detector)
+    assert hooks.plugin_call_budget(make_app(session={"roles": []}).config) == 25
+    assert hooks.plugin_call_budget(make_app(session={"roles": []}, loop_detector={"plugin_call_budget": 0}).config) is None
+
+
+def test_hook_weaver_before_execute(start: Any, weaver_pm: Any) -> None:
+    session = start()
+    ctx = session.guard_context("CodeInterpreter")
+    assert ctx.plugins["get_price"].batch == "get_prices"
+    hooks = Hooks(weaver_pm)
+    assert hooks.before_execute("get_price('A')", ctx).verdicts == ()
+    flagged = hooks.before_execute("[get_price(t) for t in 'ABC']", ctx)
+    assert [v.source for v in flagged.verdicts] == ["loop_detector"] and flagged.stopped is None

@@ -1,0 +1,127 @@
+"""Reading rounds for compression: their size in tokens, their gist, the variables still alive.
+
+Everything here is deterministic and needs no model. :func:`condense` is both the fallback
+summary (when the summarizing model fails or has not answered yet) and the material the
+model summarizes: it keeps what later rounds build on (the request, the plan, the code that
+ran, the answer, variable names) and drops what they do not (outputs, tracebacks, failed
+attempts, which are the bulk of a round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from weaver.model import Attachment, AttachmentType, Post, Round
+from weaver.serde import to_data
+
+Estimate = Callable[[str], int]
+
+
+def _relevant_posts(item: Round, role: str) -> list[Post]:
+    """The posts ``role`` sees of a round: those it sent or received (all when it took no part)."""
+    mine = [p for p in item.posts if role in (p.send_from, p.send_to)]
+    return mine or list(item.posts)
+
+
+def round_text(item: Round, role: str) -> str:
+    """A round as text, roughly as a role's prompt would show it (for estimating its size)."""
+    parts = []
+    for post in _relevant_posts(item, role):
+        parts.append(f"{post.send_from} -> {post.send_to}: {post.message}")
+        parts.extend(f"{a.type.value}: {a.content}" for a in post.attachments)
+    return "\n".join(parts)
+
+
+def history_tokens(rounds: Sequence[Round], role: str, estimate: Estimate) -> list[int]:
+    """The estimated tokens each round adds to ``role``'s prompt."""
+    return [estimate(round_text(item, role)) for item in rounds]
+
+
+def execution(attachment: Attachment) -> Mapping[str, Any] | None:
+    """The execution result an ``execution_result`` attachment carries in ``extra``, as JSON data."""
+    if attachment.type is not AttachmentType.execution_result or attachment.extra is None:
+        return None
+    data = to_data(attachment.extra) if attrs.has(type(attachment.extra)) else attachment.extra
+    return data if isinstance(data, Mapping) and "ok" in data else None
+
+
+def _executions(rounds: Iterable[Round]) -> Iterable[Mapping[str, Any]]:
+    for item in rounds:
+        for post in item.posts:
+            for attachment in post.attachments:
+                data = execution(attachment)
+                if data is not None:
+                    yield data
+
+
+def alive_variables(rounds: Sequence[Round]) -> tuple[str, ...]:
+    """Names of the user variables in the kernel after the latest execution of these rounds.
+
+    Each execution result carries the kernel's whole inventory, so the latest one is what is
+    alive now; a restarted kernel's result has an empty inventory.
+    """
+    latest = None
+    for latest in _executions(rounds):
+        pass
+    if latest is None:
+        return ()
+    return tuple(str(v.get("name")) for v in latest.get("variables", ()) if isinstance(v, Mapping) and v.get("name"))
+
+
+def _cap(text: str, limit: int) -> str:
+    text = text.strip()
+    if limit <= 0 or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} characters omitted]"
+
+
+def condense(number: int, item: Round, *, max_chars: int = 600) -> str:
+    """Round ``number`` in a few lines: request, last plan, code that ran, failures by class, answer.
+
+    Outputs and tracebacks are dropped; each kept text is capped at ``max_chars``.
+    """
+    lines = [f"Round {number}: the User asked: {_cap(item.user_query, max_chars)}"]
+    plans = [a.content for p in item.posts for a in p.attachments if a.type is AttachmentType.plan and a.content.strip()]
+    if plans:
+        lines.append(f"  plan: {_cap(plans[-1], max_chars)}")
+    failures: list[str] = []
+    for post in item.posts:
+        for attachment in post.attachments:
+            data = execution(attachment)
+            if data is None:
+                continue
+            if data.get("ok"):
+                code = str(data.get("code") or "")
+                if code.strip():
+                    lines.append("  code that ran:\n" + _indent(_cap(code, max_chars)))
+            else:
+                error = data.get("error") or {}
+                failures.append(str(error.get("type") or data.get("outcome") or "error"))
+    if failures:
+        lines.append(f"  failed executions: {', '.join(failures)}")
+    if item.answer:
+        lines.append(f"  answer: {_cap(item.answer, max_chars)}")
+    elif item.reason:
+        lines.append(f"  ended {item.state.value}: {_cap(item.reason, max_chars)}")
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def deterministic_summary(previous: str, rounds: Sequence[Round], first_number: int, *, max_chars: int = 600) -> str:
+    """``previous`` followed by the condensed form of ``rounds`` (numbered from ``first_number``)."""
+    parts = [previous.strip()] if previous.strip() else []
+    parts.extend(condense(first_number + n, item, max_chars=max_chars) for n, item in enumerate(rounds))
+    return "\n".join(parts)
+
+
+def with_variables(summary: str, variables: Sequence[str]) -> str:
+    """The summary followed by the names of the variables still alive in the kernel."""
+    if not variables:
+        return summary
+    return f"{summary}\nVariables alive in the kernel: {', '.join(variables)}"

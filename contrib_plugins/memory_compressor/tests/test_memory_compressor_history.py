@@ -1,0 +1,125 @@
+"""Compression decisions and the deterministic summary, on real Round values."""
+
+from __future__ import annotations
+
+import pytest
+
+import weaver_memory_compressor
+from weaver.execution.result import ErrorInfo, ExecutionResult, VariableInfo
+from weaver.extensions import Hooks
+from weaver.llm.usage import estimate_tokens
+from weaver.memory import CompressedMemory, MemoryBudget
+from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState
+from weaver_memory_compressor.compress import Summary, SummaryStore, compress, split
+from weaver_memory_compressor.history import alive_variables, condense
+
+OUTPUT = "\n".join(f"{n:>4}  {n * 3.5:>10.2f}  region-{n % 7}" for n in range(120))
+
+
+def make_round(n: int, *, ok: bool = True, variables: tuple[str, ...] = ("df",)) -> Round:
+    result = ExecutionResult(
+        ok=ok,
+        outcome="ok" if ok else "error",
+        code=f"df{n} = df.groupby('region').sum()\ndf{n}",
+        value_repr=OUTPUT if ok else None,
+        error=None if ok else ErrorInfo("KeyError", "'revenue_usd'", "Traceback...\nKeyError: 'revenue_usd'"),
+        variables=tuple(VariableInfo(name, "DataFrame") for name in variables),
+    )
+    posts = (
+        Post(USER, "Planner", f"question {n}: sum revenue by region"),
+        Post("Planner", "CodeInterpreter", f"step {n}", (Attachment(AttachmentType.plan, f"1. group rows for question {n}"),)),
+        Post(
+            "CodeInterpreter",
+            "Planner",
+            "done",
+            (
+                Attachment(AttachmentType.reply_content, result.code),
+                Attachment(AttachmentType.execution_result, OUTPUT, extra=result),
+            ),
+        ),
+        Post("Planner", USER, f"answer {n}: region-3 leads with 1234.5"),
+    )
+    return Round(user_query=f"question {n}: sum revenue by region", posts=posts, answer=posts[-1].message, state=RoundState.finished)
+
+
+ROUNDS = [make_round(n, variables=tuple(f"df{k}" for k in range(1, n + 1))) for n in range(1, 11)]
+
+
+def test_condense_keeps_request_plan_code_and_answer_and_drops_outputs() -> None:
+    text = condense(4, ROUNDS[3])
+    assert text.startswith("Round 4: the User asked: question 4")
+    assert "plan: 1. group rows for question 4" in text
+    assert "df4 = df.groupby('region').sum()" in text
+    assert "answer: answer 4: region-3 leads with 1234.5" in text
+    assert "region-6" not in text
+    failed = condense(1, make_round(1, ok=False))
+    assert "failed executions: KeyError" in failed and "code that ran" not in failed
+
+
+def test_alive_variables_come_from_the_latest_execution() -> None:
+    assert alive_variables(ROUNDS) == tuple(f"df{k}" for k in range(1, 11))
+    assert alive_variables([Round(user_query="hi")]) == ()
+
+
+def test_a_history_that_fits_is_left_alone() -> None:
+    budget = MemoryBudget(max_tokens=1_000_000)
+    assert split(ROUNDS, budget, "Planner", estimate_tokens) is None
+    assert compress(ROUNDS, budget, "Planner", store=SummaryStore(), estimate=estimate_tokens) is None
+
+
+def test_past_the_trigger_older_rounds_become_a_summary_and_recent_ones_stay() -> None:
+    budget = MemoryBudget(max_tokens=4000, trigger_share=0.5, keep_recent_rounds=3)
+    memory = compress(ROUNDS, budget, "Planner", store=SummaryStore(), estimate=estimate_tokens)
+    assert memory is not None
+    assert memory.rounds == tuple(ROUNDS[-3:])
+    assert [line for line in memory.summary.splitlines() if line.startswith("Round ")] == [
+        f"Round {n}: the User asked: question {n}: sum revenue by region" for n in range(1, 8)
+    ]
+    assert memory.summary.endswith("Variables alive in the kernel: " + ", ".join(f"df{k}" for k in range(1, 11)))
+    assert estimate_tokens(memory.summary) < sum(estimate_tokens(str(r)) for r in ROUNDS[:7]) / 5
+
+
+def test_recent_rounds_that_alone_overflow_the_budget_are_fewer() -> None:
+    size = estimate_tokens(OUTPUT)
+    budget = MemoryBudget(max_tokens=int(size * 1.5), keep_recent_rounds=3)
+    assert split(ROUNDS, budget, "Planner", estimate_tokens) == 9
+
+
+def test_a_stored_summary_is_used_for_the_rounds_it_covers_and_extended_deterministically() -> None:
+    store = SummaryStore()
+    budget = MemoryBudget(max_tokens=4000, keep_recent_rounds=3)
+    store.put(Summary(covered=tuple(r.id for r in ROUNDS[:5]), text="MODEL SUMMARY of rounds 1-5"))
+    memory = compress(ROUNDS, budget, "Planner", store=store, estimate=estimate_tokens)
+    assert memory is not None
+    assert memory.summary.startswith("MODEL SUMMARY of rounds 1-5\nRound 6: ")
+    assert "Round 1:" not in memory.summary and "Round 7:" in memory.summary and "Round 8:" not in memory.summary
+    other_session = [make_round(1), *ROUNDS[1:]]
+    assert store.get(other_session) is None
+
+
+def test_the_store_hands_out_the_rounds_the_next_compression_will_need() -> None:
+    store = SummaryStore()
+    budget = MemoryBudget(max_tokens=4000, keep_recent_rounds=3)
+    assert store.claim(ROUNDS) is None
+    compress(ROUNDS[:9], budget, "Planner", store=store, estimate=estimate_tokens)
+    work = store.claim(ROUNDS)
+    assert work is not None and work[0] is None and list(work[1]) == ROUNDS[:7]
+    assert store.claim(ROUNDS) is None
+    store.release(ROUNDS)
+    store.put(Summary(covered=tuple(r.id for r in ROUNDS[:7]), text="up to 7"))
+    assert store.claim(ROUNDS) is None
+
+
+@pytest.fixture
+def hooks(weaver_pm, register_plugin) -> Hooks:
+    register_plugin(weaver_memory_compressor)
+    return Hooks(weaver_pm)
+
+
+def test_hook_weaver_compress_memory(hooks: Hooks) -> None:
+    """Through the hook, the compressor's answer wins over the core's keep-everything default."""
+    small = hooks.compress_memory(ROUNDS[:2], MemoryBudget(max_tokens=100_000), "Planner")
+    assert small == CompressedMemory(rounds=tuple(ROUNDS[:2]))
+    memory = hooks.compress_memory(ROUNDS, MemoryBudget(max_tokens=4000, keep_recent_rounds=2), "Planner")
+    assert memory.rounds == tuple(ROUNDS[-2:])
+    assert "Round 8: the User asked" in memory.summary and "Variables alive in the kernel: df1" in memory.summary
