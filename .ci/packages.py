@@ -1,5 +1,5 @@
 """The repository's distributions: ``core`` first, then every folder under ``builtin_roles/``
-and ``contrib_plugins/`` that has a ``pyproject.toml``.
+and ``contrib_plugins/`` (and each installable example under ``examples/``) that has a ``pyproject.toml``.
 
 ``python .ci/packages.py`` lists them; ``python .ci/packages.py install`` installs them all
 editable into the running interpreter in one pip call (tox uses it, so a new package is
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GROUPS = ("builtin_roles", "contrib_plugins")
+GROUPS = ("builtin_roles", "contrib_plugins", "examples")
 
 
 def package_dirs(root: Path = ROOT) -> list[str]:

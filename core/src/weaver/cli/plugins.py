@@ -9,7 +9,6 @@ from weaver import hookspecs
 from weaver.cli.output import echo_json
 from weaver.cli.state import CliState
 from weaver.extensions import ExtensionInfo
-from weaver.serde import to_data
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +32,8 @@ def plugins(
     if ctx.invoked_subcommand is not None:
         return
     state = CliState.of(ctx)
+    from weaver.serde import to_data
+
     extensions = [{**to_data(info), "ok": info.ok} for info in state.report.extensions]
     specs = hook_specs(state.pm) if show_all else None
     if as_json:
@@ -90,6 +91,8 @@ def test(
 
     report = run_plugin_tests(CliState.of(ctx).app(), name)
     if as_json:
+        from weaver.serde import to_data
+
         echo_json({**to_data(report), "ok": report.ok})
     elif not report.has_tests:
         typer.echo(f"plugin {name!r} has no tests: add >>> examples to its docs, or test_{name}.py beside its file")

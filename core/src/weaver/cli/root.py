@@ -13,7 +13,9 @@ from weaver import __version__
 from weaver.cli.state import CliState, holding_logs
 from weaver.errors import WeaverError
 
-COMMANDS: tuple[str, ...] = ("plugins", "roles", "config", "check", "doctor")
+COMMANDS: tuple[str, ...] = (
+    "init", "chat", "run", "sessions", "plugins", "roles", "config", "check", "doctor", "install"
+)
 """Modules of :mod:`weaver.cli` that each add their commands with ``register(app)``, in help order."""
 
 

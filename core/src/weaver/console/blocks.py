@@ -22,6 +22,7 @@ ROLE_STYLES = {"Planner": "bold magenta", "CodeInterpreter": "bold cyan", USER: 
 _PALETTE = ("bold blue", "bold yellow", "bold bright_magenta", "bold bright_cyan", "bold bright_blue")
 MAX_RESULT_LINES = 30
 """Longer execution output is shown by its head and tail; the session log keeps all of it."""
+TRACEBACK_LINES = 12
 CURRENT_MARK = "▶"
 _STEP_NUMBER = re.compile(r"^\s*(\d+)[.)]?(?:\s|$)")
 
@@ -102,12 +103,16 @@ def _elide(text: str, limit: int = MAX_RESULT_LINES) -> str:
     lines = text.rstrip("\n").splitlines()
     if len(lines) <= limit:
         return "\n".join(lines)
-    head, tail = lines[: limit // 2], lines[-(limit // 2) :]
+    head, tail = lines[: limit // 3], lines[-(limit - limit // 3) :]
     return "\n".join([*head, f"... {len(lines) - len(head) - len(tail)} more lines ...", *tail])
 
 
 def execution_block(attachment: Attachment) -> RenderableType:
-    """An execution result: a one-line outcome, then the output the model was shown."""
+    """An execution result: a one-line outcome, then what the code printed and returned.
+
+    The structured result (``extra``) is shown when there is one: the person sees the
+    output, not the feedback text written for the model; otherwise that text is shown.
+    """
     result = attachment.extra if isinstance(attachment.extra, Mapping) else {}
     duration = result.get("duration_s")
     took = f" in {duration:.2f} s" if isinstance(duration, (int, float)) else ""
@@ -117,8 +122,22 @@ def execution_block(attachment: Attachment) -> RenderableType:
         head = Text(f"✗ failed{took}: {what}", style="bold red")
     else:
         head = Text(f"✓ executed{took}", style="green")
-    body = _elide(attachment.content)
-    return Group(head, indent(Text(body, style="dim"))) if body.strip() else head
+    parts: list[RenderableType] = [head]
+    if not result:
+        if attachment.content.strip():
+            parts.append(indent(Text(_elide(attachment.content), style="dim")))
+        return Group(*parts)
+    for key, style in (("stdout", "dim"), ("value_repr", ""), ("stderr", "yellow")):
+        text = result.get(key) or ""
+        if text.strip():
+            parts.append(indent(Text(_elide(text), style=style)))
+    traceback = (result.get("error") or {}).get("traceback") or ""
+    if not result.get("ok", True) and traceback.strip():
+        parts.append(indent(Text(_elide(traceback, TRACEBACK_LINES), style="red")))
+    if result.get("state_lost"):
+        lost = ", ".join(result.get("lost_variables") or ()) or "none"
+        parts.append(indent(Text(f"the kernel was restarted; variables lost: {lost}", style="yellow")))
+    return Group(*parts)
 
 
 def artifact_paths(attachment: Attachment) -> list[str]:
@@ -162,17 +181,26 @@ def attachment_block(attachment: Attachment, reply_type: str | None = None) -> R
     if kind is AttachmentType.file:
         path = attachment.extra.get("path") if isinstance(attachment.extra, Mapping) else None
         return Text.assemble(("file ", "bold"), attachment.content, (f"  ({path})" if path else "", "dim"))
+    if kind is AttachmentType.verification and attachment.content.strip() == "passed":
+        return None
     if kind in _WARNINGS:
         return Text.assemble((f"{_WARNINGS[kind]} ", "bold yellow"), (attachment.content.strip(), "yellow"))
     return Text.assemble((f"{kind.value} ", "dim"), attachment.content.strip())
 
 
-def message_block(send_from: str, send_to: str, message: str) -> RenderableType:
-    """A post's message: the answer to the user stands out; a hand-over is one line."""
+def message_block(send_from: str, send_to: str, message: str, *, brief: bool = False) -> RenderableType:
+    """A post's message: the answer to the user stands out; a hand-over follows an arrow.
+
+    ``brief`` shows only the first line of a hand-over, for messages that repeat what the
+    post's attachments already showed (the code and its result).
+    """
     if send_to == USER:
         head = Text.assemble(("→ ", "dim"), role_name(USER))
         return Group(head, indent(Text(message.strip(), style="bold"))) if message.strip() else head
-    return Text.assemble(("→ ", "dim"), role_name(send_to), (": ", "dim"), message.strip())
+    text = message.strip()
+    if brief and "\n" in text:
+        text = text.splitlines()[0] + " …"
+    return Text.assemble(("→ ", "dim"), role_name(send_to), (": ", "dim"), text)
 
 
 def reply_type_of(attachments: Iterable[Attachment]) -> str | None:
@@ -196,7 +224,8 @@ def post_blocks(post: Post, skip: Iterable[str] = ()) -> list[RenderableType]:
             block = attachment_block(attachment, reply_type)
         if block is not None:
             blocks.append(block)
-    blocks.append(message_block(post.send_from, post.send_to, post.message))
+    ran_code = post.attachment(AttachmentType.execution_result) is not None
+    blocks.append(message_block(post.send_from, post.send_to, post.message, brief=ran_code))
     return blocks
 
 
@@ -222,7 +251,8 @@ def round_summary(round: Round) -> Text:
     label, style = _STATE_LOOK.get(round.state, (round.state.value, "bold"))
     text = Text(label, style=style)
     if round.reason and not (round.state is RoundState.finished and round.reason == "Completed"):
-        text.append(f": {round.reason}")
+        first, _, more = round.reason.partition("\n")
+        text.append(f": {first}" + (" …" if more else ""))
     details = Text(style="dim")
     if round.ended_at:
         details.append(f" · {round.ended_at - round.created_at:.1f} s")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, ClassVar
 
 import attrs
 from rich.console import Console, Group, RenderableType
@@ -33,12 +33,25 @@ if TYPE_CHECKING:
 
 STREAM_TAIL_LINES = 12
 """How many lines of a streaming part the live region shows."""
+PIPE_WIDTH = 4096
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's default raises SystemExit, which on Weaver's loop thread would end the loop
+        # and hang the caller; output piped into `head` simply stops instead.
+        self.quiet = True
 
 
 def make_console(file: IO[str] | None = None, *, stderr: bool = False) -> Console:
     """A console for the CLI. Colors and the live region appear only on a terminal;
     ``NO_COLOR`` (any non-empty value) turns colors off, ``TERM=dumb`` the live region."""
-    return Console(file=file, stderr=stderr, highlight=False, emoji=False)
+    console = _Console(file=file, stderr=stderr, highlight=False, emoji=False)
+    if not console.is_terminal:
+        # A pipe or a file has no width: long lines (paths, code, ids) stay whole.
+        console.soft_wrap = True
+        console.width = PIPE_WIDTH
+    return console
 
 
 @attrs.define
@@ -52,6 +65,9 @@ class _PostState:
     plan: Attachment | None = None
     """A plan waiting for its current step, which the model writes after it."""
     streams: dict[str, tuple[str, list[str]]] = attrs.field(factory=dict)
+    """Streaming attachments by id: their type and the text so far."""
+    open: str | None = None
+    """The attachment streaming now; it is complete once another part starts."""
     message: list[str] = attrs.field(factory=list)
 
 
@@ -100,6 +116,7 @@ class LiveView:
         self.usage = Usage()
         self._round_since = time.monotonic()
         self._set_status("starting")
+        self._stop_region()
         if self.live:
             self._region = Live(
                 console=self.console,
@@ -112,6 +129,12 @@ class LiveView:
             self._region.start()
 
     def _round_end(self, event: Event) -> None:
+        # A cancelled or failed round leaves posts unfinished: keep what they had on screen.
+        for state in self._posts.values():
+            self._flush(state)
+            if state.plan is not None:
+                self._print_plan(state, None)
+        self._posts.clear()
         self._stop_region()
         self._print(blocks.round_summary(from_data(event.data["round"], Round)))
 
@@ -125,6 +148,9 @@ class LiveView:
         if state is None:
             return
         key = event.data["attachment_id"]
+        if state.open != key:
+            self._flush(state)
+            state.open = key
         kind, parts = state.streams.setdefault(key, (event.data.get("type", ""), []))
         parts.append(event.data.get("delta", ""))
         self._stream = (key, kind, "".join(parts))
@@ -133,6 +159,7 @@ class LiveView:
         state = self._posts.get(event.post_id or "")
         if state is None:
             return
+        self._flush(state)
         state.message.append(event.data.get("delta", ""))
         self._stream = ("message", "message", "".join(state.message))
 
@@ -141,19 +168,11 @@ class LiveView:
         if state is None:
             return
         attachment = from_data(event.data["attachment"], Attachment)
-        if self._stream is not None and self._stream[0] == attachment.id:
-            self._stream = None
-        if attachment.type is AttachmentType.reply_type:
-            state.reply_type = attachment.content.strip()
-        if attachment.type is AttachmentType.plan:
-            state.plan = attachment
-        elif attachment.type is AttachmentType.current_plan_step and state.plan is not None:
-            self._print_plan(state, attachment.content)
-        else:
-            block = blocks.attachment_block(attachment, state.reply_type)
-            state.printed.add(attachment.id)
-            if block is not None:
-                self._print(blocks.indent(block))
+        if state.open == attachment.id:
+            state.open = None
+            self._clear_stream(attachment.id)
+        if attachment.id not in state.printed:
+            self._show(state, attachment)
 
     def _post_end(self, event: Event) -> None:
         post = from_data(event.data["post"], Post)
@@ -163,12 +182,16 @@ class LiveView:
         if state is None:
             self._print(blocks.post_header(post.send_from))
             state = _PostState(post.send_from)
-        if self._stream is not None and (self._stream[0] in state.streams or self._stream[0] == "message"):
-            self._stream = None
+        self._flush(state)
+        self._clear_stream("message")
         for block in blocks.post_blocks(post, skip=state.printed):
             self._print(blocks.indent(block))
 
     def _status_event(self, event: Event) -> None:
+        # A new activity (executing code, calling the model again) means the parts streamed
+        # so far are complete.
+        for state in self._posts.values():
+            self._flush(state)
         role = event.data.get("role")
         message = event.data.get("message", "")
         self._set_status(f"{role}: {message}" if role else message)
@@ -179,7 +202,7 @@ class LiveView:
     def _error(self, event: Event) -> None:
         self._print(Text(f"error: {event.data.get('message', '')}", style="bold red"))
 
-    _HANDLERS: dict[EventType, Callable[[LiveView, Event], None]] = {
+    _HANDLERS: ClassVar[dict[EventType, Callable[[LiveView, Event], None]]] = {
         EventType.round_start: _round_start,
         EventType.round_end: _round_end,
         EventType.post_start: _post_start,
@@ -197,7 +220,38 @@ class LiveView:
     def _print(self, renderable: RenderableType) -> None:
         self.console.print(renderable)
 
-    def _print_plan(self, state: _PostState, current_step: str) -> None:
+    def _show(self, state: _PostState, attachment: Attachment) -> None:
+        """Print a complete attachment (the plan waits for its current step)."""
+        state.printed.add(attachment.id)
+        kind = attachment.type
+        if kind is AttachmentType.reply_type:
+            state.reply_type = attachment.content.strip()
+        elif kind in (AttachmentType.invalid_response, AttachmentType.revise_message):
+            state.message.clear()  # the rejected attempt's message is not the post's
+        if kind is AttachmentType.plan:
+            state.plan = attachment
+            state.printed.discard(attachment.id)
+        elif kind is AttachmentType.current_plan_step and state.plan is not None:
+            self._print_plan(state, attachment.content)
+        else:
+            block = blocks.attachment_block(attachment, state.reply_type)
+            if block is not None:
+                self._print(blocks.indent(block))
+
+    def _flush(self, state: _PostState) -> None:
+        """Print the attachment that was streaming, now that it is complete."""
+        key, state.open = state.open, None
+        if key is None or key in state.printed:
+            return
+        kind, parts = state.streams[key]
+        self._clear_stream(key)
+        self._show(state, Attachment(AttachmentType(kind), "".join(parts), id=key))
+
+    def _clear_stream(self, key: str) -> None:
+        if self._stream is not None and self._stream[0] == key:
+            self._stream = None
+
+    def _print_plan(self, state: _PostState, current_step: str | None) -> None:
         assert state.plan is not None
         self._print(blocks.indent(blocks.plan_block(state.plan.content, current_step)))
         state.printed.add(state.plan.id)
@@ -214,24 +268,30 @@ class LiveView:
         self._stream = None
 
     def _region_view(self) -> RenderableType:
-        """The live region: the tail of what is streaming, then the status line."""
-        with self._lock:
-            now = time.monotonic()
-            parts: list[RenderableType] = []
-            if self._stream is not None:
-                _, kind, text = self._stream
-                tail = "\n".join(text.splitlines()[-STREAM_TAIL_LINES:])
-                body: RenderableType = (
-                    blocks.code_block(tail) if kind == AttachmentType.reply_content.value else Text(tail, style="dim")
-                )
-                parts.append(blocks.indent(Group(Text(f"{kind} …", style="dim"), body)))
-            line = Text.assemble(
-                (self._status or "working", "bold"),
-                (f" · {now - self._status_since:.1f} s", "dim"),
-                (f" · round {now - self._round_since:.0f} s", "dim"),
+        """The live region: the tail of what is streaming, then the status line.
+
+        Called by the refresh thread while it holds rich's lock, so it must not take
+        ``self._lock`` (the loop thread takes them in the other order when it prints); it
+        reads plain references, each replaced whole by the handlers.
+        """
+        now = time.monotonic()
+        stream = self._stream
+        parts: list[RenderableType] = []
+        if stream is not None:
+            _, kind, text = stream
+            tail = "\n".join(text.splitlines()[-STREAM_TAIL_LINES:])
+            body: RenderableType = (
+                blocks.code_block(tail) if kind == AttachmentType.reply_content.value else Text(tail, style="dim")
             )
-            if self.usage.llm_calls:
-                line.append(f" · {self.usage.total_tokens:,} tokens", style="dim")
-            self._spinner.update(text=line)
-            parts.append(self._spinner)
-            return Group(*parts)
+            parts.append(blocks.indent(Group(Text(f"{kind} …", style="dim"), body)))
+        line = Text.assemble(
+            (self._status or "working", "bold"),
+            (f" · {now - self._status_since:.1f} s", "dim"),
+            (f" · round {now - self._round_since:.0f} s", "dim"),
+        )
+        usage = self.usage
+        if usage.llm_calls:
+            line.append(f" · {usage.total_tokens:,} tokens", style="dim")
+        self._spinner.update(text=line)
+        parts.append(self._spinner)
+        return Group(*parts)

@@ -1,0 +1,32 @@
+"""An example plugin: generated code may call ``top_rows(df, "amount", 3)``.
+
+A plugin is a typed function with a docstring; Weaver shows its signature and description
+to the model and loads it into the session's kernel. Add your own next to this file.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import weaver
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@weaver.plugin
+def top_rows(df: pd.DataFrame, column: str, n: int = 5) -> pd.DataFrame:
+    """The ``n`` rows of ``df`` with the largest values in ``column``, largest first.
+
+    Args:
+        df: the table to rank.
+        column: the numeric column to rank by.
+        n: how many rows to keep.
+
+    Returns:
+        top (pd.DataFrame): the ``n`` highest-ranked rows.
+
+    Examples:
+        best = top_rows(sales, "amount", n=3)
+    """
+    return df.nlargest(n, column)

@@ -1,0 +1,75 @@
+"""``weaver run "request"``: one round, non-interactive, for scripts and CI.
+
+The live view goes to stderr, so stdout carries only the result: the answer, or with
+``--json`` the whole :class:`weaver.model.Round` as one line of JSON (the same shape the
+session log stores in ``round_end`` events)::
+
+    {"user_query": "...", "id": "round-...", "state": "finished" | "failed" | "cancelled",
+     "reason": "Completed" | why it failed, "posts": [{"send_from", "send_to", "message",
+     "attachments": [{"type", "content", "extra", "id"}], "id", "created_at"}],
+     "answer": "..." | null, "usage": {"prompt_tokens", "completion_tokens", "cost",
+     "llm_calls", "estimated"}, "created_at": 1700000000.0, "ended_at": 1700000012.3}
+
+Exit status: 0 the round finished; 1 it failed (or Weaver reported an error); 2 the
+command line or the project's configuration is wrong (a bad option, an invalid
+``weaver.toml`` value, a role nobody provides), so no round could run; 130 cancelled with
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from weaver.cli.state import CliState
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+def run(
+    ctx: typer.Context,
+    request: Annotated[str, typer.Argument(metavar="REQUEST", help="What to ask, in plain words.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file", "-f", exists=True, dir_okay=False, readable=True, help="Upload a file into the session; repeatable."
+        ),
+    ] = None,
+    session_id: Annotated[
+        str | None, typer.Option("--session", metavar="ID", help="Continue a stored session instead of starting one.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Round as JSON on stdout.")] = False,
+) -> None:
+    """Run one round and exit: 0 finished, 1 failed, 2 usage or config error, 130 cancelled."""
+    from weaver.cli.rounds import EXIT_USAGE, exit_code, run_round
+    from weaver.console import LiveView, make_console
+    from weaver.errors import ConfigError, UnknownNameError
+    from weaver.serde import to_json
+
+    console = make_console(stderr=True)
+    try:
+        app = CliState.of(ctx).app()
+        session = app.resume(session_id) if session_id else app.session()
+    except (ConfigError, UnknownNameError) as exc:
+        # Not a failed round: the project cannot run one (scripts can tell the two apart).
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    view = LiveView(console, session_id=session.id)
+    unsubscribe = view.attach(app)
+    try:
+        round = run_round(session, request, files or (), console)
+    finally:
+        unsubscribe()
+        view.close()
+    console.print(f"[dim]session {session.id} · weaver sessions show {session.id}[/]")
+    if as_json:
+        typer.echo(to_json(round))
+    elif round.answer and not sys.stdout.isatty():
+        # On a terminal the live view has just shown the answer; a pipe gets it on stdout.
+        typer.echo(round.answer)
+    raise typer.Exit(exit_code(round))

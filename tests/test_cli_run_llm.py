@@ -1,0 +1,117 @@
+"""``weaver run`` with the real Planner and CodeInterpreter, a scripted model over HTTP and a
+real kernel: the Round JSON of a round that ran code, and the exit status when the model
+fails (1) or the user presses Ctrl-C (130)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from weaver.model import AttachmentType, Round, RoundState
+from weaver.serde import from_json
+from weaver.testing import FakeError, FakeOpenAIServer
+from weaver.testing.wire import code_reply, planner_reply
+
+pytestmark = pytest.mark.slow
+
+PLAN = "1. Compute the sum\n2. Report it"
+LIVENESS = 60.0
+
+
+def command(project: Path, server: FakeOpenAIServer, *args: str) -> tuple[list[str], dict[str, str]]:
+    (project / "weaver.toml").write_text(
+        f'[llm]\nbase_url = "{server.base_url}"\napi_key = "test"\nmodel = "fake-model"\nmax_retries = 0\n'
+        '[session]\nroles = ["planner", "code_interpreter"]\n'
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
+    environ |= {"WEAVER_CONFIG": os.devnull, "WEAVER_LOAD_PLUGINS": "planner,code_interpreter,code_verifier"}
+    return [sys.executable, "-m", "weaver.cli", "-p", str(project), "run", *args], environ
+
+
+def test_json_round_of_a_round_that_ran_code(tmp_path):
+    replies = [
+        planner_reply("Compute 2 + 3 and print it.", plan=PLAN),
+        code_reply("x = 2 + 3\nprint(x)", thought="Plain arithmetic."),
+        planner_reply("2 + 3 = 5", send_to="User", stop="Completed", plan=PLAN, step="2. Report it"),
+    ]
+    with FakeOpenAIServer(replies) as server:
+        args, environ = command(tmp_path, server, "what is 2 + 3", "--json")
+        result = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    round = from_json(result.stdout, Round)
+    assert (round.state, round.reason, round.answer) == (RoundState.finished, "Completed", "2 + 3 = 5")
+    assert [(p.send_from, p.send_to) for p in round.posts] == [
+        ("User", "Planner"),
+        ("Planner", "CodeInterpreter"),
+        ("CodeInterpreter", "Planner"),
+        ("Planner", "User"),
+    ]
+    code_post = round.posts[2]
+    assert code_post.attachment(AttachmentType.reply_content).content == "x = 2 + 3\nprint(x)"
+    assert code_post.attachment(AttachmentType.execution_result).extra["stdout"] == "5\n"
+    assert round.usage.llm_calls == 3
+    assert "▶ 1. Compute the sum" in result.stderr and "x = 2 + 3" in result.stderr
+
+
+def test_a_model_that_fails_makes_the_round_fail_with_exit_1(tmp_path):
+    with FakeOpenAIServer([FakeError(500, "the model is down")] * 3) as server:
+        args, environ = command(tmp_path, server, "what is 2 + 3", "--json")
+        result = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1, result.stderr
+    round = from_json(result.stdout, Round)
+    assert round.state is RoundState.failed
+    assert "500" in round.reason
+    assert "✗ failed" in result.stderr
+
+
+def test_ctrl_c_cancels_the_round_and_exits_130(tmp_path):
+    replies = [
+        planner_reply("Sum slowly.", plan=PLAN),
+        code_reply("import time\ntime.sleep(600)", thought="Take a long time."),
+    ]
+    with FakeOpenAIServer(replies) as server:
+        args, environ = command(tmp_path, server, "sum slowly", "--json")
+        process = subprocess.Popen(args, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True).start()
+        try:
+            # The code is printed once it is complete, as it starts running.
+            while "time.sleep(600)" not in lines.get(timeout=LIVENESS):
+                pass
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=LIVENESS)
+            stdout = process.stdout.read()
+        finally:
+            process.kill()
+    assert process.returncode == 130
+    round = from_json(stdout, Round)
+    assert (round.state, round.reason) == (RoundState.cancelled, "cancelled")
+    assert len(server.requests) == 2
+
+
+def test_global_replay_options_run_a_recorded_session_without_a_model(tmp_path):
+    from weaver_demo import CASSETTE, EXTENSIONS, REQUEST
+    from weaver_demo.session import copy_project
+
+    project = copy_project(tmp_path / "project")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
+    environ |= {"WEAVER_CONFIG": os.devnull, "WEAVER_LOAD_PLUGINS": ",".join(EXTENSIONS)}
+    args = ["--llm-mode", "replay", "--cassette", CASSETTE, "-p", str(project), "run", REQUEST, "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "weaver.cli", *args], env=environ, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    round = from_json(result.stdout, Round)
+    assert round.state is RoundState.finished
+    assert round.answer.startswith("West grew fastest in 2024")
+    assert round.usage.llm_calls == 5
+    artifacts = [post.attachment(AttachmentType.artifact_paths) for post in round.posts]
+    (plot,) = [path for found in artifacts if found is not None for path in found.extra]
+    assert Path(plot).is_file() and plot.endswith(".png")
