@@ -37,6 +37,8 @@ _VOLATILE = (
         "<datetime>",
     ),
     (re.compile(r"\b1\d{9}\.\d+\b"), "<epoch>"),
+    # Durations ("The execution succeeded (0.72 s).") differ on every run of the same session.
+    (re.compile(r"\b\d+\.\d+ ?m?s\b"), "<duration>"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<hex>"),
 )
 _MISS_DIFF_LINES = 40
