@@ -108,9 +108,11 @@ def bwrap_command(
             args += ["--symlink", os.readlink(name), name]
         elif os.path.isdir(name):
             args += ["--ro-bind", name, name]
+    # The private /tmp comes before the binds: a later mount shadows an earlier one, and the
+    # Python installation (a virtualenv, say) or the session itself may live under /tmp.
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     python_paths = _python_paths(python, env.get("PYTHONPATH", ""))
     args += _readable_binds((os.path.dirname(python), *python_paths), hidden=writable)
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for directory in writable:
         args += ["--bind", str(directory), str(directory)]
     args += ["--chdir", str(chdir), "--", *kernel_cmd]
