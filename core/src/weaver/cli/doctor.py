@@ -1,8 +1,8 @@
-"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, a kernel, the sandbox.
+"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, a kernel,
+the sandbox, and the LLM endpoint when one is configured.
 
 Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
-:class:`Check` rows; another part of Weaver adds one by appending to that list (the LLM
-endpoint check belongs to the LLM layer). ``doctor`` exits 1 when any row failed.
+:class:`Check` rows; append a function to add one. ``doctor`` exits 1 when any row failed.
 """
 
 from __future__ import annotations
@@ -86,12 +86,46 @@ def check_sandbox(state: CliState) -> list[Check]:
     return [Check("sandbox bwrap", status, detail + (note if available else ""))]
 
 
+def check_llm(state: CliState) -> list[Check]:
+    """The default model's endpoint answers and serves the configured model."""
+    import asyncio
+
+    from weaver.errors import ConfigError
+
+    service = state.app().llm
+    if service.settings.mode == "replay":
+        return [Check("llm", "ok", f"replays {service.settings.cassette or 'the cassette'}; no endpoint is called")]
+    try:
+        model = service.model("default")
+        backend = service.backend("default")
+    except ConfigError as exc:
+        return [Check("llm", "warn", f"not configured: {exc}")]
+    list_models = getattr(backend, "list_models", None)
+    if list_models is None:
+        return [Check("llm", "warn", f"backend {model.backend!r} cannot list models; reachability not checked")]
+
+    async def listed() -> list[str]:
+        try:
+            return await list_models()
+        finally:
+            await backend.aclose()
+
+    try:
+        names = asyncio.run(listed())
+    except Exception as exc:  # noqa: BLE001 - an unreachable endpoint is a failed row
+        return [Check("llm", "fail", str(exc))]
+    if model.model in names:
+        return [Check("llm", "ok", f"{backend.endpoint} serves {model.model}")]
+    return [Check("llm", "warn", f"{backend.endpoint} answers but does not list {model.model!r} ({len(names)} models)")]
+
+
 CHECKS: list[Callable[[CliState], list[Check]]] = [
     check_python,
     check_packages,
     check_extensions,
     check_kernel,
     check_sandbox,
+    check_llm,
 ]
 """The checks ``weaver doctor`` runs, in order; append a function to add one."""
 

@@ -78,6 +78,17 @@ class OpenAIBackend:
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable: the loop returns or raises")
 
+    async def list_models(self) -> list[str]:
+        """The model names the endpoint serves (``GET /models``), for ``weaver doctor``."""
+        import openai
+
+        try:
+            return [item.id async for item in self._ensure_client().models.list()]
+        except openai.APIStatusError as exc:
+            raise self._error(f"HTTP {exc.status_code}: {_server_message(exc)}", exc.status_code) from None
+        except openai.APIError as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}") from None
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.close()
