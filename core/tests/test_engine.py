@@ -395,14 +395,17 @@ def test_events_come_in_order_and_reach_the_event_hook(
     assert len(hooked) == 12
 
 
-def test_a_broken_subscriber_does_not_break_the_round(app_with: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("error", [RuntimeError("observer bug"), SystemExit(1)])
+def test_a_broken_subscriber_does_not_break_the_round(app_with: Callable[..., Any], error: BaseException) -> None:
     app = app_with("echo")
 
     def broken(event: Event) -> None:
-        raise RuntimeError("observer bug")
+        raise error
 
     app.subscribe(broken)
-    assert app.session().send_message("hi").state is RoundState.finished
+    session = app.session()
+    assert session.send_message("hi").state is RoundState.finished
+    assert session.send_message("again").state is RoundState.finished, "the loop thread survived"
 
 
 def test_usage_is_summed_from_llm_call_events(app_with: Callable[..., Any]) -> None:

@@ -218,7 +218,7 @@ class App:
         for callback in list(self._subscribers):
             try:
                 callback(event)
-            except Exception:  # noqa: BLE001 - observers must not break sessions
+            except (Exception, SystemExit):  # noqa: BLE001 - observers must not break sessions (rich exits on a closed pipe)
                 log.exception("event subscriber %r failed", callback)
         self.hooks.event(event, session)
 
