@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from weaver import hookspecs
-from weaver.testing import FAKE_DISTS_DIR
+from weaver.testing import FAKE_DISTS_DIR, run_weaver
 
-WEAVER_SCRIPT = Path(sys.executable).with_name("weaver")
 HEAVY = ("openai", "jupyter_client", "ipykernel", "zmq", "pandas", "numpy", "matplotlib")
 BROKEN_ERROR = "ModuleNotFoundError: No module named 'weaver_fake_missing_dependency'"
 FAKES = "fake_good,fake_broken,fake_misspelt"
@@ -33,19 +32,9 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """``weaver ARGS`` in a fresh process with the fake distributions installed.
 
-    No user config and no inherited WEAVER_* settings; ``select`` is WEAVER_LOAD_PLUGINS
-    (``None``: unset, so every installed extension loads).
+    ``select`` is WEAVER_LOAD_PLUGINS (``None``: unset, so every installed extension loads).
     """
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-    environ["WEAVER_CONFIG"] = str(tmp_path / "no-user-config.toml")
-    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FAKE_DISTS_DIR), environ.get("PYTHONPATH")]))
-    if select is not None:
-        environ["WEAVER_LOAD_PLUGINS"] = select
-    environ.update(env or {})
-    command = [str(WEAVER_SCRIPT)] if script else [sys.executable, "-m", "weaver.cli"]
-    return subprocess.run(
-        [*command, *args], check=False, cwd=cwd or tmp_path, env=environ, capture_output=True, text=True, timeout=120
-    )
+    return run_weaver(*args, cwd=cwd or tmp_path, load=select, env=env or {}, fake_dists=True, script=script)
 
 
 def extensions(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from weaver.testing import FakeOpenAIServer
+from weaver.testing import FakeOpenAIServer, run_weaver
 
 
-def doctor_rows(tmp_path: Path, **env_vars: str) -> dict[str, dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-    env.update(WEAVER_CONFIG=str(tmp_path / "none.toml"), WEAVER_LOAD_PLUGINS="", **env_vars)
-    done = subprocess.run(
-        [sys.executable, "-m", "weaver.cli", "doctor", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def doctor_rows(tmp_path: Path, **env: str) -> dict[str, dict[str, str]]:
+    done = run_weaver("doctor", "--json", cwd=tmp_path, env=env)
     return {row["name"]: row for row in json.loads(done.stdout)}
 
 

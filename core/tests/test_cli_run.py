@@ -7,9 +7,7 @@ The session uses the ``Greeter`` role of the checked-in fake distribution ``weav
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import attrs
@@ -17,27 +15,14 @@ import pytest
 
 from weaver.model import Round, RoundState
 from weaver.serde import from_json
-from weaver.testing import FAKE_DISTS_DIR
+from weaver.testing import run_weaver
 
 PROJECT = '[session]\nroles = ["greeter"]\n'
 
 
 def weaver(*args: str, project: Path) -> subprocess.CompletedProcess[str]:
     """``weaver -p PROJECT ARGS`` with only the fake good extension, no user config, output piped."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_", "NO_COLOR", "FORCE_COLOR"))}
-    environ |= {
-        "WEAVER_CONFIG": str(project / "no-user-config.toml"),
-        "WEAVER_LOAD_PLUGINS": "fake_good",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKE_DISTS_DIR), environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "weaver.cli", "-p", str(project), *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-        check=False,
-    )
+    return run_weaver("-p", str(project), *args, cwd=project, load="fake_good", fake_dists=True)
 
 
 @pytest.fixture

@@ -7,36 +7,20 @@ Real subprocesses on a project whose only role is the ``Greeter`` of the fake di
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from weaver.model import Round, RoundState
 from weaver.serde import from_data
-from weaver.testing import FAKE_DISTS_DIR
+from weaver.testing import run_weaver
 
 
 def weaver(*args: str, project: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """``weaver -p PROJECT ARGS`` with only the fake good extension and no user config."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_", "NO_COLOR", "FORCE_COLOR"))}
-    environ |= {
-        "WEAVER_CONFIG": str(project / "no-user-config.toml"),
-        "WEAVER_LOAD_PLUGINS": "fake_good",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKE_DISTS_DIR), environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "weaver.cli", "-p", str(project), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-        check=False,
-    )
+    return run_weaver("-p", str(project), *args, cwd=project, load="fake_good", fake_dists=True, stdin=stdin)
 
 
 @pytest.fixture

@@ -32,6 +32,14 @@ from weaver_code_verifier import magics
 from weaver_code_verifier.settings import CodeVerifierConfig
 
 SOURCE = "code_verifier"
+
+
+def violation_at(node: ast.AST, rule: str, message: str) -> Violation:
+    """A violation at ``node``'s position, its message led by the line number the model sees."""
+    line = getattr(node, "lineno", 1)
+    return Violation(
+        line=line, rule=rule, message=f"line {line}: {message}", col=getattr(node, "col_offset", 0), source=SOURCE
+    )
 ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "delattr"})
 JSON_LITERALS = {"true": "True", "false": "False", "null": "None"}
 _FORMAT_PRIVATE = re.compile(r"\{[^{}]*(?:\._|__)")
@@ -104,16 +112,7 @@ class NormalChecker(ast.NodeVisitor):
         return self.violations
 
     def report(self, node: ast.AST, rule: str, message: str) -> None:
-        line = getattr(node, "lineno", 1)
-        self.violations.append(
-            Violation(
-                line=line,
-                rule=rule,
-                message=f"line {line}: {message}",
-                col=getattr(node, "col_offset", 0),
-                source=SOURCE,
-            )
-        )
+        self.violations.append(violation_at(node, rule, message))
 
     # ---- imports ------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import builtins
 from collections.abc import Sequence
 
 from weaver.specs import Violation
-from weaver_code_verifier.normal import JSON_LITERALS, SOURCE
+from weaver_code_verifier.normal import JSON_LITERALS, violation_at
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -41,16 +41,7 @@ class PluginOnlyChecker:
         return ", ".join(sorted(self.plugins)) or "none are enabled"
 
     def report(self, node: ast.AST, message: str, rule: str = "plugin-only") -> None:
-        line = getattr(node, "lineno", 1)
-        self.violations.append(
-            Violation(
-                line=line,
-                rule=rule,
-                message=f"line {line}: {message}",
-                col=getattr(node, "col_offset", 0),
-                source=SOURCE,
-            )
-        )
+        self.violations.append(violation_at(node, rule, message))
 
     def check(self, tree: ast.Module) -> list[Violation]:
         for stmt in tree.body:

@@ -55,6 +55,7 @@ def _summary(session_id: str, rounds: tuple[Round, ...]) -> dict[str, Any]:
         "rounds": len(rounds),
         "last_state": last.state.value if last else None,
         "first_request": rounds[0].user_query if rounds else None,
+        "created_at": rounds[0].created_at if rounds else None,
         "updated_at": (last.ended_at or last.created_at) if last else None,
         "llm_calls": usage.llm_calls,
         "tokens": usage.total_tokens,
@@ -73,6 +74,8 @@ def list_sessions(
 
     app = CliState.of(ctx).app()
     rows = [_summary(session_id, _rounds(app, session_id)) for session_id in app.session_ids()]
+    # Ids sort by the second they were made in; the first round's start orders within one.
+    rows.sort(key=lambda row: (row["created_at"] is None, row["created_at"] or 0.0, row["id"]))
     if as_json:
         echo_json(rows)
         return

@@ -26,18 +26,23 @@ Fixtures (available in any project that installs ``weaver-core``):
     - ``weaver-fake-misspelt`` 0.2.0 (``fake_misspelt``): implements ``weaver_role``, a hook
       that does not exist.
 
-    For a subprocess, put :data:`FAKE_DISTS_DIR` on ``PYTHONPATH`` instead.
+    For a subprocess, put :data:`FAKE_DISTS_DIR` on ``PYTHONPATH`` instead, or use
+    ``run_weaver(..., fake_dists=True)``.
+
+``run_weaver(*args, cwd=...)`` runs the ``weaver`` CLI in a fresh process with no user
+config and none of the machine's ``WEAVER_*``/``OPENAI_*`` settings.
+
+Scripted models: :class:`FakeOpenAIServer` (real HTTP, the real ``openai`` client) and
+:class:`ScriptedLLM`, an in-process backend registered through ``weaver_llm_backends``
+(no transport at all: ``pm.register(llm.extension())``, ``App(..., llm=llm.llm_config())``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from weaver.testing.cli import FAKE_DISTS_DIR, run_weaver
 from weaver.testing.fake_openai import FakeError, FakeOpenAIServer, FakeReply
 from weaver.testing.roles import ECHO_ROLE, EchoRole, echo_extension
-
-FAKE_DISTS_DIR = Path(__file__).with_name("fake_dists")
-"""The checked-in fake installed distributions (``*.dist-info`` folders and their modules)."""
+from weaver.testing.scripted_llm import ScriptedLLM
 
 __all__ = [
     "ECHO_ROLE",
@@ -46,5 +51,7 @@ __all__ = [
     "FakeError",
     "FakeOpenAIServer",
     "FakeReply",
+    "ScriptedLLM",
     "echo_extension",
+    "run_weaver",
 ]
