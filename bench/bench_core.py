@@ -1,18 +1,43 @@
-"""The core's fixed costs: importing ``weaver``, building an ``App`` and running an echo round.
+"""The core's fixed costs: importing ``weaver``, ``weaver --help``, building an ``App`` and an echo round.
 
 Each is measured in a fresh interpreter against the floor of starting one
 (``python -c pass``), plus the time of one echo round inside a running app. The echo role
 answers at once, so a round's time is the engine's own overhead: routing, events, the log.
+``weaver --help`` runs the console script with every installed extension loaded (their
+commands are in the help), as a user with ``pip install weaver`` has it; beside it, the
+floor of its CLI framework: a two-command Typer app printing its (rich) help.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 STARTUP = "python -c pass"
+TYPER_FLOOR = "typer app --help"
+
+TYPER_APP = """
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def hello(name: str = "world") -> None:
+    \"\"\"Say hello.\"\"\"
+
+
+@app.command()
+def bye() -> None:
+    \"\"\"Say goodbye.\"\"\"
+
+
+app(["--help"])
+"""
 
 APP_ROUND = """
 import sys
@@ -28,15 +53,31 @@ with App(sys.argv[1], plugin_manager=pm, environ={}, session={"roles": ["echo"]}
 """
 
 
-def _wall(argv: list[str]) -> float:
+def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True)
+    subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
+def _samples(argv: list[str], repeats: int, env: dict[str, str] | None = None) -> list[float]:
+    _wall(argv, env)  # warm the OS file cache
+    return [_wall(argv, env) for _ in range(repeats)]
+
+
 def _subprocess_samples(code: str, repeats: int, *args: str) -> list[float]:
-    _wall([sys.executable, "-c", code, *args])  # warm the OS file cache
-    return [_wall([sys.executable, "-c", code, *args]) for _ in range(repeats)]
+    return _samples([sys.executable, "-c", code, *args], repeats)
+
+
+def _typer_samples(repeats: int) -> list[float]:
+    """``app(["--help"])`` exits with status 0 through SystemExit, as a CLI does."""
+    return _samples([sys.executable, "-c", TYPER_APP], max(repeats, 10))
+
+
+def _help_samples(repeats: int) -> list[float]:
+    script = Path(sys.executable).with_name("weaver")
+    argv = [str(script)] if script.is_file() else [sys.executable, "-m", "weaver.cli"]
+    env = {k: v for k, v in os.environ.items() if k != "WEAVER_LOAD_PLUGINS"}
+    return _samples([*argv, "--help"], max(repeats, 10), env)
 
 
 def _round_samples(repeats: int, workspace: str) -> list[float]:
@@ -74,6 +115,20 @@ def run(repeats: int) -> list[dict]:
                 "samples": _subprocess_samples("import weaver", repeats),
                 "baseline": STARTUP,
                 "note": "fresh interpreter; lazy names, so no LLM client or kernel is imported",
+            },
+            {
+                "name": TYPER_FLOOR,
+                "unit": "s",
+                "samples": _typer_samples(repeats),
+                "baseline": STARTUP,
+                "note": "the CLI framework's floor: a two-command Typer app, rich help (at least 10 samples)",
+            },
+            {
+                "name": "weaver --help",
+                "unit": "s",
+                "samples": _help_samples(repeats),
+                "baseline": STARTUP,
+                "note": "the console script, every installed extension loaded (at least 10 samples)",
             },
             {
                 "name": "App + echo round",

@@ -1,10 +1,18 @@
 """Kernel costs: what the warm pool saves, and Weaver's overhead over plain jupyter_client.
 
 Baselines measured in the same run: a plain ``jupyter_client`` kernel start (ipykernel's own
-kernel spec, nothing of Weaver's) and a plain execute round trip of ``1+1`` on a started
-kernel. Against them: a new Weaver session's first execution from a cold start and with
-the warm pool, and a Weaver execution on a running kernel (which also carries the variable
-inventory and the runtime's report).
+kernel spec, nothing of Weaver's), a plain execute round trip of ``1+1`` on a started
+kernel, and that idle kernel's RSS (the baseline of ``bench_sessions``' memory per idle
+session). Against them: the time from ``app.session()`` to a new session's first result
+from a cold start and with the warm pool, and a Weaver execution on a running kernel (which
+also carries the variable inventory and the runtime's report).
+
+With the pool, a sample takes the pool's kernel the moment it is ready (the pure cost of
+adopting it and running the code; the target is a first result within twice a plain
+execute round trip on a warm kernel), and again after it has been idle for
+:data:`POOL_IDLE_S`, as a pool kernel waiting for its session is. On a virtual machine an
+idle process can take tens of milliseconds to wake; ``jupyter_client: execute after idle``
+measures that for a plain kernel, the baseline of the second figure.
 """
 
 from __future__ import annotations
@@ -17,13 +25,21 @@ from pathlib import Path
 
 PLAIN_START = "jupyter_client: kernel start"
 PLAIN_ROUND_TRIP = "jupyter_client: execute round trip"
+PLAIN_RSS = "jupyter_client: idle kernel RSS"
+PLAIN_IDLE = "jupyter_client: execute after idle"
+POOL_IDLE_S = 1.0
 COLD = "weaver: new session's first execution, cold start"
 
 
-async def _plain(repeats: int) -> tuple[list[float], list[float]]:
+async def _plain(repeats: int) -> dict[str, list[float]]:
     from jupyter_client.manager import AsyncKernelManager
 
-    starts, trips = [], []
+    async def trip(client: object) -> float:
+        began = time.perf_counter()
+        await client.execute_interactive("1+1", timeout=60, output_hook=lambda msg: None)  # type: ignore[attr-defined]
+        return (time.perf_counter() - began) * 1000
+
+    starts, trips, idle, rss = [], [], [], []
     sockets = tempfile.mkdtemp(prefix="bench-kernel-")
     for n in range(repeats):
         # IPC, as Weaver's kernels use: the same transport on both sides of the comparison.
@@ -35,17 +51,24 @@ async def _plain(repeats: int) -> tuple[list[float], list[float]]:
         await client.wait_for_ready(timeout=60)
         starts.append(time.perf_counter() - began)
         if n == 0:
-            for _ in range(max(repeats, 20)):
-                began = time.perf_counter()
-                await client.execute_interactive("1+1", timeout=60, output_hook=lambda msg: None)
-                trips.append((time.perf_counter() - began) * 1000)
+            trips += [await trip(client) for _ in range(max(repeats, 20))]
+        await asyncio.sleep(POOL_IDLE_S)
+        idle.append(await trip(client))
+        rss.append(_rss_mb(manager.provisioner.pid))
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
     shutil.rmtree(sockets, ignore_errors=True)
-    return starts, trips
+    return {"starts": starts, "trips": trips, "idle": idle, "rss": rss}
 
 
-def _weaver(project: Path, repeats: int, pool_size: int) -> tuple[list[float], list[float]]:
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def _weaver(project: Path, repeats: int, pool_size: int, idle_s: float = 0.0) -> tuple[list[float], list[float]]:
     from weaver.testing.kernels import kernel_app
 
     firsts, trips = [], []
@@ -54,8 +77,9 @@ def _weaver(project: Path, repeats: int, pool_size: int) -> tuple[list[float], l
         for n in range(repeats):
             if pool_size:
                 app.warm_up(wait=True)
-            session = app.session()
+                time.sleep(idle_s)
             began = time.perf_counter()
+            session = app.session()
             assert app.run(session.execute("1+1")).value_repr == "2"
             firsts.append(time.perf_counter() - began)
             if n == 0 and not pool_size:
@@ -70,38 +94,61 @@ def _weaver(project: Path, repeats: int, pool_size: int) -> tuple[list[float], l
 
 
 def run(repeats: int) -> list[dict]:
-    plain_starts, plain_trips = asyncio.run(_plain(repeats))
+    plain = asyncio.run(_plain(repeats))
     with tempfile.TemporaryDirectory() as project:
         cold, trips = _weaver(Path(project) / "cold", repeats, pool_size=0)
         warm, _ = _weaver(Path(project) / "warm", repeats, pool_size=1)
+        waited, _ = _weaver(Path(project) / "waited", repeats, pool_size=1, idle_s=POOL_IDLE_S)
     return [
         {
             "name": PLAIN_START,
             "unit": "s",
-            "samples": plain_starts,
+            "samples": plain["starts"],
             "baseline": None,
             "note": "AsyncKernelManager + wait_for_ready, ipykernel's python3 spec, IPC transport",
         },
         {
             "name": PLAIN_ROUND_TRIP,
             "unit": "ms",
-            "samples": plain_trips,
+            "samples": plain["trips"],
             "baseline": None,
-            "note": "execute_interactive('1+1') on a running kernel (at least 20 samples)",
+            "note": "execute_interactive('1+1') on a running kernel, back to back (at least 20 samples)",
+        },
+        {
+            "name": PLAIN_IDLE,
+            "unit": "ms",
+            "samples": plain["idle"],
+            "baseline": PLAIN_ROUND_TRIP,
+            "note": f"the same, on a kernel idle for {POOL_IDLE_S:g} s (as a pool kernel waits for its session)",
+        },
+        {
+            "name": PLAIN_RSS,
+            "unit": "MB",
+            "samples": plain["rss"],
+            "baseline": None,
+            "note": "RSS of the plain ipykernel after its round trips",
         },
         {
             "name": COLD,
             "unit": "s",
             "samples": cold,
             "baseline": PLAIN_START,
-            "note": "launcher with limits, scrubbed env, runtime install, then 1+1",
+            "note": "app.session() to the result of 1+1: launcher with limits, scrubbed env, runtime install",
         },
         {
             "name": "weaver: new session's first execution, warm pool",
-            "unit": "s",
-            "samples": warm,
-            "baseline": COLD,
-            "note": "pool_size = 1, refilled before each sample: adoption (chdir, plugins) then 1+1",
+            "unit": "ms",
+            "samples": [s * 1000 for s in warm],
+            "baseline": PLAIN_ROUND_TRIP,
+            "note": "app.session() to the result of 1+1, pool_size = 1, the pool's kernel taken as soon as it is "
+            "ready: adoption (chdir, plugins) then 1+1",
+        },
+        {
+            "name": "weaver: new session's first execution, warm pool, kernel idle",
+            "unit": "ms",
+            "samples": [s * 1000 for s in waited],
+            "baseline": PLAIN_IDLE,
+            "note": f"the same, the pool's kernel idle for {POOL_IDLE_S:g} s first",
         },
         {
             "name": "weaver: execute round trip",

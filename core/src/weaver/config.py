@@ -18,18 +18,21 @@ extension's) is kept raw and reported as a warning, so uninstalling never breaks
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 
 from weaver.errors import ConfigError
 from weaver.specs import ConfigTable
+
+if TYPE_CHECKING:
+    import cattrs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -172,7 +175,11 @@ def _is_sequence(t: Any) -> bool:
     return getattr(t, "__origin__", None) in (tuple, list)
 
 
-def _make_strict_converter() -> cattrs.Converter:
+@functools.cache
+def _strict() -> cattrs.Converter:
+    """Built on first use, so that commands that read no configuration (``--help``) skip cattrs."""
+    import cattrs
+
     converter = cattrs.Converter(forbid_extra_keys=True)
     for kind in (int, float, str, bool):
         converter.register_structure_hook(kind, _strict_scalar(kind))
@@ -194,11 +201,10 @@ def _make_strict_converter() -> cattrs.Converter:
     return converter
 
 
-_strict = _make_strict_converter()
-
-
 def _first_error(exc: BaseException) -> tuple[list[str], str]:
     """The path (keys) and message of the first leaf error in a cattrs exception group."""
+    import cattrs
+
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return [sorted(exc.extra_fields)[0]], "unknown key"
     if isinstance(exc, cattrs.ClassValidationError):
@@ -216,7 +222,7 @@ def _first_error(exc: BaseException) -> tuple[list[str], str]:
 
 def _validate(table: ConfigTable, raw: Mapping[str, Any], sources: Mapping[str, str]) -> Any:
     try:
-        return _strict.structure(dict(raw), table.schema)
+        return _strict().structure(dict(raw), table.schema)
     except Exception as exc:  # noqa: BLE001 - turned into one ConfigError
         path, message = _first_error(exc)
         dotted = ".".join([table.name, *path])
@@ -260,7 +266,7 @@ class Config:
         """``(table.key, value, source)`` for every leaf value, secrets masked."""
         rows = []
         for name, value in sorted(self.tables.items()):
-            data = _strict.unstructure(value) if attrs.has(type(value)) else value
+            data = _strict().unstructure(value) if attrs.has(type(value)) else value
             for dotted, leaf in _leaves(name, data).items():
                 key = dotted.rsplit(".", 1)[-1]
                 if leaf and (_SECRET.search(key) or key in secret_keys.get(name, ())):

@@ -2,6 +2,8 @@
 
 They declare the core's config tables and give ``trylast`` fallbacks for the
 "first result wins" hooks, so an installed extension always takes precedence.
+The tables' schemas are imported when the hooks are called: every run of ``weaver``,
+``--help`` included, imports this module.
 """
 
 from __future__ import annotations
@@ -11,12 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from weaver.execution.config import ExecutionConfig
 from weaver.hookspecs import hookimpl
-from weaver.llm.config import LLMConfig, ModelConfig
-from weaver.memory import CompressedMemory, MemoryBudget
-from weaver.model import Round
-from weaver.plugins.loader import PluginsConfig
 from weaver.specs import ConfigTable, ExecutorSpec, LLMBackendSpec
 
 if TYPE_CHECKING:
@@ -25,6 +22,9 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.execution.executor import Executor, ExecutorSetup
     from weaver.execution.result import ExecutionResult
+    from weaver.llm.config import ModelConfig
+    from weaver.memory import CompressedMemory, MemoryBudget
+    from weaver.model import Round
 
 
 @attrs.frozen
@@ -54,6 +54,10 @@ class ExtensionsConfig:
 
 @hookimpl
 def weaver_config_tables() -> list[ConfigTable]:
+    from weaver.execution.config import ExecutionConfig
+    from weaver.llm.config import LLMConfig
+    from weaver.plugins.loader import PluginsConfig
+
     return [
         ConfigTable("session", SessionConfig, "Roles and round limits"),
         ConfigTable("workspace", WorkspaceConfig, "Where session state lives"),
@@ -77,6 +81,8 @@ def weaver_llm_backends() -> list[LLMBackendSpec]:
 
 @hookimpl(trylast=True)
 def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget, role: str) -> CompressedMemory:
+    from weaver.memory import CompressedMemory
+
     return CompressedMemory(rounds=tuple(rounds))
 
 

@@ -16,7 +16,6 @@ import attrs
 
 from weaver.events import Event, EventType
 from weaver.model import Attachment, AttachmentType, Post, Round, new_id
-from weaver.serde import to_data
 from weaver.specs import VerifyMode
 
 if TYPE_CHECKING:
@@ -124,6 +123,10 @@ class PostBuilder:
     def attach(self, type: AttachmentType | str, content: str, extra: Any = None, *, id: str | None = None) -> Attachment:
         item = Attachment(AttachmentType(type), content, extra, **({"id": id} if id else {}))
         self.attachments = [a for a in self.attachments if a.id != item.id] + [item]
+        # Imported here: extensions import this module for RoleContext, and cattrs behind
+        # weaver.serde would add tens of milliseconds to every `weaver --help`.
+        from weaver.serde import to_data
+
         self._emit(EventType.attachment, attachment=to_data(item))
         return item
 

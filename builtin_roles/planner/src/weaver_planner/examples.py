@@ -41,6 +41,8 @@ from weaver.model import USER, Attachment, AttachmentType, Post, Round
 BUILTIN_DIR = Path(__file__).parent / "examples"
 PROJECT_DIR_NAME = "planner_examples"
 _KNOWN_TYPES = frozenset(t.value for t in AttachmentType)
+_read: dict[Path, tuple[tuple[int, int], Example]] = {}
+"""Examples already parsed, by file, with the file's (mtime, size) when it was read."""
 
 
 @attrs.define(eq=False)
@@ -135,13 +137,26 @@ def example_dirs(project_dir: Path, configured: Iterable[str], builtin: bool) ->
 
 
 def load_examples(dirs: Iterable[Path]) -> list[Example]:
-    """Every ``*.yaml`` / ``*.yml`` file in ``dirs`` (missing folders are skipped), by name."""
+    """Every ``*.yaml`` / ``*.yml`` file in ``dirs`` (missing folders are skipped), by name.
+
+    A file is parsed again only when it changed: every session's Planner reads the same
+    examples, and parsing YAML is a new session's largest cost on the host.
+    """
     found = []
     for folder in dirs:
         if folder.is_dir():
             files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-            found.extend(load_example(p) for p in files)
+            found.extend(_load_once(p) for p in files)
     return found
+
+
+def _load_once(path: Path) -> Example:
+    stat = path.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    known = _read.get(path)
+    if known is None or known[0] != version:
+        known = _read[path] = (version, load_example(path))
+    return known[1]
 
 
 def usable(examples: Iterable[Example], enabled_roles: Iterable[str]) -> list[Example]:

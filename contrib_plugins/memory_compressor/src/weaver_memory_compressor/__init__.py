@@ -22,7 +22,6 @@ request, plan, code that ran, failures by class, answer; outputs are dropped.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -34,6 +33,8 @@ from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable
 
 if TYPE_CHECKING:
+    import asyncio
+
     from weaver.config import Config
     from weaver.engine import Session
     from weaver.events import Event
@@ -124,6 +125,8 @@ def weaver_event(event: Event, session: Session | None) -> None:
             )
         finally:
             store().release(rounds)
+
+    import asyncio  # here, not at the top: `weaver --help` imports every extension
 
     task = asyncio.get_running_loop().create_task(run())
     pending.add(task)

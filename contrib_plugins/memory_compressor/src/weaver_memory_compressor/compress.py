@@ -113,12 +113,24 @@ def split(rounds: Sequence[Round], budget: MemoryBudget, role: str, estimate: Es
 
     At least one recent round stays verbatim; more (up to ``keep_recent_rounds``) while
     they fit in the budget together.
+
+    Rounds are sized newest first and only until the trigger is passed with the recent
+    rounds known, so a call costs about one budget's worth of text however long the
+    session is (it is made for every prompt of every role).
     """
-    sizes = history_tokens(rounds, role, estimate)
-    if sum(sizes) <= budget.max_tokens * budget.trigger_share:
+    trigger = budget.max_tokens * budget.trigger_share
+    recent = min(max(budget.keep_recent_rounds, 1), len(rounds))
+    sizes: list[int] = []  # newest first
+    total = 0
+    for size in history_tokens(rounds, role, estimate):
+        sizes.append(size)
+        total += size
+        if total > trigger and len(sizes) >= recent:
+            break
+    if total <= trigger:
         return None
-    keep = min(max(budget.keep_recent_rounds, 1), len(rounds))
-    while keep > 1 and sum(sizes[-keep:]) > budget.max_tokens:
+    keep = recent
+    while keep > 1 and sum(sizes[:keep]) > budget.max_tokens:
         keep -= 1
     old = len(rounds) - keep
     return old or None

@@ -9,7 +9,7 @@ attempts, which are the bulk of a round).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -35,9 +35,12 @@ def round_text(item: Round, role: str) -> str:
     return "\n".join(parts)
 
 
-def history_tokens(rounds: Sequence[Round], role: str, estimate: Estimate) -> list[int]:
-    """The estimated tokens each round adds to ``role``'s prompt."""
-    return [estimate(round_text(item, role)) for item in rounds]
+def history_tokens(rounds: Sequence[Round], role: str, estimate: Estimate) -> Iterator[int]:
+    """The estimated tokens each round adds to ``role``'s prompt, newest round first.
+
+    Lazily, so that a caller who needs only the recent rounds' sizes estimates only those.
+    """
+    return (estimate(round_text(item, role)) for item in reversed(rounds))
 
 
 def execution(attachment: Attachment) -> Mapping[str, Any] | None:
@@ -48,10 +51,10 @@ def execution(attachment: Attachment) -> Mapping[str, Any] | None:
     return data if isinstance(data, Mapping) and "ok" in data else None
 
 
-def _executions(rounds: Iterable[Round]) -> Iterable[Mapping[str, Any]]:
-    for item in rounds:
-        for post in item.posts:
-            for attachment in post.attachments:
+def _executions_newest_first(rounds: Sequence[Round]) -> Iterator[Mapping[str, Any]]:
+    for item in reversed(rounds):
+        for post in reversed(item.posts):
+            for attachment in reversed(post.attachments):
                 data = execution(attachment)
                 if data is not None:
                     yield data
@@ -63,9 +66,9 @@ def alive_variables(rounds: Sequence[Round]) -> tuple[str, ...]:
     Each execution result carries the kernel's whole inventory, so the latest one is what is
     alive now; a restarted kernel's result has an empty inventory.
     """
-    latest = None
-    for latest in _executions(rounds):
-        pass
+    # Newest first, stopping at the first found: converting every older result would make
+    # each call cost as much as the whole session's history.
+    latest = next(_executions_newest_first(rounds), None)
     if latest is None:
         return ()
     return tuple(str(v.get("name")) for v in latest.get("variables", ()) if isinstance(v, Mapping) and v.get("name"))

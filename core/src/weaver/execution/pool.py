@@ -2,11 +2,13 @@
 
 A pool belongs to one event loop (a kernel's sockets do) and one ``[execution]``
 configuration; :func:`pool_for` finds it. It starts filling when asked
-(:func:`warm_up`, called by ``App.warm_up()``) and refills after every kernel it hands out,
-so it costs nothing to an application that never asks for it. Pool kernels are started
-with the same scrubbed environment and limits as any other, in an empty directory of
-their own; the session that takes one moves it to its ``cwd/`` (see
-:meth:`weaver.execution.kernel.LocalExecutor._adopt`). A kernel is never given back.
+(:func:`warm_up`, called by ``App.warm_up()``) and refills shortly after every kernel it
+hands out (:data:`REFILL_DELAY_S`), so it costs nothing to an application that never asks
+for it. Pool kernels are started with the same scrubbed environment and limits as any
+other, in an empty directory of their own, and have already answered a first request
+(:meth:`~weaver.execution.process.KernelProcess.warm_up`); the session that takes one moves
+it to its ``cwd/`` (see :meth:`weaver.execution.kernel.LocalExecutor._adopt`). A kernel is
+never given back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from weaver.execution.config import ExecutionConfig
 from weaver.execution.process import KernelProcess
 
 log = logging.getLogger("weaver.execution.pool")
+
+REFILL_DELAY_S = 0.5
+"""How long after handing a kernel out the pool starts its replacement. Starting a kernel
+keeps a core busy for most of a second; started at once, it would slow down the session
+that is adopting the kernel and running its first code. A session that asks for a kernel
+in the meantime starts the refill at once.
+"""
 
 _pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ExecutionConfig, KernelPool]] = (
     weakref.WeakKeyDictionary()
@@ -35,6 +44,7 @@ class KernelPool:
         self.active = False
         self._ready: collections.deque[KernelProcess] = collections.deque()
         self._starting: set[asyncio.Task[KernelProcess]] = set()
+        self._refill: asyncio.TimerHandle | None = None
         self._closed = False
 
     @property
@@ -44,8 +54,11 @@ class KernelPool:
     def fill(self) -> None:
         """Start kernels in the background until the pool holds ``size`` of them."""
         self.active = True
+        if self._refill is not None:
+            self._refill.cancel()
+            self._refill = None
         while not self._closed and len(self._ready) + len(self._starting) < self.size:
-            task = asyncio.ensure_future(KernelProcess.start(self.config))
+            task = asyncio.ensure_future(_start_warm(self.config))
             self._starting.add(task)
             task.add_done_callback(self._started)
 
@@ -71,6 +84,8 @@ class KernelPool:
 
     async def take(self) -> KernelProcess:
         """A started kernel, never handed out before; starts one if the pool has none."""
+        if self._refill is not None and not self._ready:
+            self.fill()
         try:
             while self._ready or self._starting:
                 if self._ready:
@@ -82,18 +97,31 @@ class KernelPool:
                     await asyncio.wait(set(self._starting), return_when=asyncio.FIRST_COMPLETED)
             return await KernelProcess.start(self.config)
         finally:
-            if self.active:
-                self.fill()
+            if self.active and self._refill is None:
+                self._refill = asyncio.get_running_loop().call_later(REFILL_DELAY_S, self.fill)
 
     async def close(self) -> None:
         """Stop filling and shut down every kernel in the pool."""
         self._closed = True
+        if self._refill is not None:
+            self._refill.cancel()
+            self._refill = None
         for task in list(self._starting):
             task.cancel()
         if self._starting:
             await asyncio.wait(set(self._starting))
         while self._ready:
             await self._ready.popleft().shutdown()
+
+
+async def _start_warm(config: ExecutionConfig) -> KernelProcess:
+    kernel = await KernelProcess.start(config)
+    try:
+        await kernel.warm_up()
+    except BaseException:
+        await kernel.shutdown()
+        raise
+    return kernel
 
 
 def pool_for(config: ExecutionConfig) -> KernelPool | None:

@@ -33,6 +33,8 @@ from weaver.store import SessionPaths
 POLL_S = 0.25
 """How often a waiting host checks that the kernel is still alive."""
 LOG_TAIL = 2000
+PRELOAD = "__import__('weaver.execution.runtime.session')"
+"""What :meth:`KernelProcess.warm_up` runs: imports what adoption needs, binds no name."""
 
 
 class KernelDied(Exception):
@@ -161,6 +163,12 @@ class KernelProcess:
             except Empty:
                 if not await self.is_alive():
                     raise KernelDied from None
+
+    async def warm_up(self) -> None:
+        """Pay the costs of a kernel's first execute request now (ipykernel and IPython set up
+        on first use: several times a later request), with the import adoption needs; for
+        kernels started ahead of time, so that they come off a session's critical path."""
+        await self.run_internal(PRELOAD)
 
     async def run_internal(self, code: str) -> Collector:
         """Run Weaver's own code (silently: no history, no execution hooks); raise on error."""

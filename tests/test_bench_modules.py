@@ -1,0 +1,70 @@
+"""The performance benchmarks run in a tiny configuration and produce well-formed records.
+
+No timing is asserted here (timings belong to ``bench/``); what is checked is that every
+module follows the runner's protocol, that each baseline it names is measured in the same
+run, and that the scripted rounds the benchmarks time really finished.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_test_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def runner() -> ModuleType:
+    return load("run")
+
+
+def well_formed(runner: ModuleType, module: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The rows by name, each checked by the runner and summarized; baselines resolved."""
+    checked = [{**row, **runner.summarize(row["samples"])} for row in (runner.check(r, module) for r in rows)]
+    runner.add_ratios(checked)
+    by_name = {row["name"]: row for row in checked}
+    assert len(by_name) == len(rows), "measurement names must be unique"
+    assert runner.table(checked).count("\n") == len(rows) + 1
+    return by_name
+
+
+def test_sessions_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = load("bench_sessions").run(1, levels=(1, 2), rounds=2, concurrency_runs=1, memory_batch=2)
+    by_name = well_formed(runner, "bench_sessions", rows)
+
+    for level in (1, 2):
+        assert by_name[f"concurrency {level}: failed rounds"]["samples"] == [0.0]
+        assert len(by_name[f"concurrency {level}: round latency"]["samples"]) == level * 2
+    assert by_name["concurrency 2: throughput"]["ratio"] is not None  # against concurrency 1, same run
+    assert by_name["round overhead, HTTP fake server"]["ratio"] is not None
+    assert len(by_name["idle session: kernel RSS"]["samples"]) == 4  # two batches of two sessions
+    assert len(by_name["idle session: host Python heap"]["samples"]) == 1
+    assert all(rss > 0 for rss in by_name["idle session: kernel RSS"]["samples"])
+    # Its baseline is bench_kernel's: named, and reported missing when that module did not run.
+    assert by_name["idle session: kernel RSS"]["baseline"] == "jupyter_client: idle kernel RSS"
+    assert "was not measured in this run" in by_name["idle session: kernel RSS"]["note"]
+
+
+def test_kernel_and_core_benchmarks_in_a_tiny_configuration(runner: ModuleType) -> None:
+    kernel = well_formed(runner, "bench_kernel", load("bench_kernel").run(1))
+    core = well_formed(runner, "bench_core", load("bench_core").run(1))
+
+    for rows in (kernel, core):
+        for row in rows.values():
+            assert row["baseline"] is None or row["ratio"] is not None, row["name"]
+    assert kernel["weaver: new session's first execution, warm pool"]["baseline"] == "jupyter_client: execute round trip"
+    assert core["weaver --help"]["baseline"] == "python -c pass"
