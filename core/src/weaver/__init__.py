@@ -45,7 +45,35 @@ _LAZY = {
     "plugin": "weaver.plugins.decorator",
 }
 
-__all__ = ["hookimpl", "__version__", *_LAZY]
+__all__ = [
+    "USER",
+    "App",
+    "Attachment",
+    "AttachmentType",
+    "ConfigError",
+    "ConfigTable",
+    "Event",
+    "EventType",
+    "ExecutorSpec",
+    "GuardContext",
+    "LLMBackendSpec",
+    "PluginSpec",
+    "Post",
+    "RoleContext",
+    "RoleSpec",
+    "Round",
+    "RoundState",
+    "RoundStopped",
+    "Session",
+    "Usage",
+    "Verdict",
+    "VerifyMode",
+    "Violation",
+    "WeaverError",
+    "__version__",
+    "hookimpl",
+    "plugin",
+]
 
 if TYPE_CHECKING:
     from weaver.engine import App, RoundStopped, Session

@@ -206,7 +206,7 @@ def _first_error(exc: BaseException) -> tuple[list[str], str]:
     import cattrs
 
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return [sorted(exc.extra_fields)[0]], "unknown key"
+        return [min(exc.extra_fields)], "unknown key"
     if isinstance(exc, cattrs.ClassValidationError):
         with_notes, without = exc.group_exceptions()
         if with_notes:

@@ -218,7 +218,7 @@ class App:
         for callback in list(self._subscribers):
             try:
                 callback(event)
-            except (Exception, SystemExit):  # noqa: BLE001 - observers must not break sessions (rich exits on a closed pipe)
+            except (Exception, SystemExit):  # observers must not break sessions (rich exits on a closed pipe)
                 log.exception("event subscriber %r failed", callback)
         self.hooks.event(event, session)
 
@@ -459,7 +459,7 @@ class Session:
             final_state, reason = RoundState.cancelled, "cancelled"
         except RoundStopped as stop:
             final_state, reason = stop.state, str(stop)
-        except Exception as exc:  # noqa: BLE001 - a failed round is recorded, never raised
+        except Exception as exc:  # a failed round is recorded, never raised
             log.debug("round %s failed", round_id, exc_info=True)
             final_state, reason = RoundState.failed, f"{type(exc).__name__}: {exc}"
             self.emit(Event(EventType.error, self.id, round_id, data={"message": str(exc), "error_type": type(exc).__name__}))

@@ -322,5 +322,5 @@ class Hooks:
         for impl in reversed(self.pm.hook.weaver_event.get_hookimpls()):
             try:
                 impl.function(**{name: arguments[name] for name in impl.argnames})
-            except (Exception, SystemExit):  # noqa: BLE001 - observers must not break sessions (rich exits on a closed pipe)
+            except (Exception, SystemExit):  # observers must not break sessions (rich exits on a closed pipe)
                 log.exception("event subscriber %s failed on %s", impl.plugin_name, event.type.value)
