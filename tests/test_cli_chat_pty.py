@@ -128,9 +128,10 @@ def test_chat_shows_plan_and_code_live_cancels_with_ctrl_c_and_continues(project
             screen.wait_for(r"Ctrl-C again to quit")
             child.sendcontrol("c")
             child.expect(pexpect.EOF)
+            screen.raw += child.before or ""
         finally:
             child.close(force=True)
-        assert child.exitstatus == 0
+        assert child.exitstatus == 0, f"the screen after the last match:\n{screen.text[screen.seen:]}"
         assert len(server.requests) == 5
     history = (project / ".weaver" / "chat_history").read_text()
     assert "+add up 1 to 10" in history and "+/cost" in history

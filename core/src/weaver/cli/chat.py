@@ -68,6 +68,8 @@ Reader = Callable[[], str]
 def _reader(app: App) -> Reader:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return lambda: input(PROMPT)
+    import asyncio
+
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import WordCompleter
     from prompt_toolkit.history import FileHistory
@@ -77,7 +79,16 @@ def _reader(app: App) -> Reader:
         history=FileHistory(str(app.workspace / HISTORY_FILE)),
         completer=WordCompleter([f"/{name}" for name in COMMANDS], sentence=True),
     )
-    return lambda: prompt.prompt(PROMPT)
+
+    def read() -> str:
+        try:
+            return prompt.prompt(PROMPT)
+        except asyncio.CancelledError:
+            # A Ctrl-C that lands while prompt_toolkit starts its event loop (asyncio.run's
+            # SIGINT handler) cancels the prompt's task instead of raising KeyboardInterrupt.
+            raise KeyboardInterrupt from None
+
+    return read
 
 
 class Chat:
