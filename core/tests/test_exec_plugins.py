@@ -95,11 +95,11 @@ def extension(plugins: list[PluginSpec], budget: int | None = None) -> SimpleNam
     return SimpleNamespace(weaver_plugins=weaver_plugins, weaver_plugin_call_budget=weaver_plugin_call_budget)
 
 
-def app_with(project: Path, ext: SimpleNamespace) -> App:
+def app_with(project: Path, ext: SimpleNamespace, pool_size: int = 0) -> App:
     pm = make_plugin_manager()
     load_extensions(pm, only=(), entry_points=())
     pm.register(ext, name="exec_test_extension")
-    return kernel_app(project, pm=pm)
+    return kernel_app(project, pm=pm, execution={"pool_size": pool_size})
 
 
 def good(path: str) -> list[PluginSpec]:
@@ -161,9 +161,15 @@ def test_hook_weaver_plugin_call_budget(session: Session) -> None:
     assert run(session, "double(100)").ok  # the budget is per execution
 
 
-def test_a_plugin_that_fails_to_load_is_reported_before_any_code_runs(plugin_dir: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pool_size", [0, 1], ids=["new kernel", "pool kernel"])
+def test_a_plugin_that_fails_to_load_is_reported_before_any_code_runs(
+    plugin_dir: str, tmp_path: Path, pool_size: int
+) -> None:
     specs = [*good(plugin_dir)[:1], PluginSpec("fetch", "exec_test_env_plugin:fetch", path=plugin_dir)]
-    app = app_with(tmp_path, extension(specs))
+    app = app_with(tmp_path, extension(specs), pool_size=pool_size)
+    if pool_size:
+        # A pool kernel is sent the code right behind its setup: the kernel must refuse it.
+        app.warm_up(wait=True)
     session = app.session()
     marker = session.cwd / "ran.txt"
     try:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from weaver.events import EventType
 from weaver.execution import lifecycle
+from weaver.execution.config import ExecutionConfig
+from weaver.execution.process import KernelProcess, install_code
 from weaver.execution.restore import RestoreReport
 from weaver.serde import from_data
 from weaver.testing.kernels import kernel_app, wait_gone
@@ -31,6 +34,43 @@ def test_pooled_sessions_start_warm_and_never_share_a_kernel(tmp_path: Path) -> 
     assert pid_b != pid_a and not seen  # the second got the refill, not the first's kernel
     assert wait_gone(pid_a) and wait_gone(pid_b)
     assert lifecycle.live_pids() == ()  # closing the app also shut the pool's refill
+
+
+def test_a_warm_kernel_refuses_user_code_until_a_session_is_set_up_in_it(tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    user_code = f"open({str(marker)!r}, 'a').write('ran')"
+    setup = {
+        "session_id": "s1",
+        "cwd": str(tmp_path),
+        "home": str(tmp_path),
+        "artifacts_dir": str(tmp_path / "artifacts"),
+        "plugins": [],
+        "plugin_call_budget": None,
+        "max_output_chars": 1000,
+        "max_value_chars": 1000,
+    }
+
+    async def scenario() -> tuple[str, str, str | None, str | None]:
+        kernel = await KernelProcess.start(ExecutionConfig())
+        try:
+            await kernel.warm_up()
+            refused = kernel.submit(user_code, silent=False, artifacts_dir=None)
+            await kernel.wait(refused, 30)
+            assert refused.error is not None
+            internal = await kernel.run_internal("__import__('os').getpid()")  # Weaver's own code runs
+            # The setup and the code sent back to back, as a session does with a pool kernel.
+            setup_request = kernel.submit(install_code(setup), silent=True, artifacts_dir=None)
+            accepted = kernel.submit(user_code, silent=False, artifacts_dir=None)
+            await kernel.finish_internal(setup_request)
+            await kernel.wait(accepted, 30)
+            return refused.error.type, refused.error.message, internal.error, accepted.error
+        finally:
+            await kernel.shutdown()
+
+    refused_type, refused_message, internal_error, accepted_error = asyncio.run(scenario())
+    assert refused_type == "InputRejected" and "not been set up for a session" in refused_message
+    assert internal_error is None and accepted_error is None
+    assert marker.read_text() == "ran"  # once: the refused request never ran
 
 
 @pytest.mark.slow

@@ -24,13 +24,13 @@ import pluggy
 
 from weaver import hookspecs
 from weaver.errors import DuplicateProviderError, ExtensionLoadError, UnknownNameError
-from weaver.guards import GuardContext, Outcome, combine
 from weaver.specs import (
     ConfigTable,
     ExecutorSpec,
     LLMBackendSpec,
     PluginSpec,
     RoleSpec,
+    Verdict,
     VerifyMode,
     Violation,
 )
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from weaver.engine import Session
     from weaver.events import Event
     from weaver.execution import ExecutionResult
+    from weaver.guards import GuardContext, Outcome
     from weaver.llm import LLMRequest, LLMResponse
     from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.model import Round
@@ -264,6 +265,14 @@ def collect_plugins(pm: pluggy.PluginManager, config: Config) -> dict[str, Plugi
 # --------------------------------------------------------------------------------------
 
 
+def _combined(verdicts: Iterable[Verdict | None]) -> Outcome:
+    # Imported on the first guard call: ``weaver --help`` has no use for weaver.guards and
+    # weaver.model (about 7 ms of class creation).
+    from weaver.guards import combine
+
+    return combine(verdicts)
+
+
 class Hooks:
     """Typed calls into the extensions. Guard calls return a combined :class:`Outcome`."""
 
@@ -296,16 +305,16 @@ class Hooks:
         return sorted((v for found in results for v in (found or ())), key=lambda v: (v.line, v.col))
 
     def before_llm_call(self, request: LLMRequest, ctx: GuardContext) -> Outcome:
-        return combine(self.pm.hook.weaver_before_llm_call(request=request, ctx=ctx))
+        return _combined(self.pm.hook.weaver_before_llm_call(request=request, ctx=ctx))
 
     def after_llm_call(self, request: LLMRequest, response: LLMResponse, ctx: GuardContext) -> Outcome:
-        return combine(self.pm.hook.weaver_after_llm_call(request=request, response=response, ctx=ctx))
+        return _combined(self.pm.hook.weaver_after_llm_call(request=request, response=response, ctx=ctx))
 
     def before_execute(self, code: str, ctx: GuardContext) -> Outcome:
-        return combine(self.pm.hook.weaver_before_execute(code=code, ctx=ctx))
+        return _combined(self.pm.hook.weaver_before_execute(code=code, ctx=ctx))
 
     def after_execute(self, code: str, result: ExecutionResult, ctx: GuardContext) -> Outcome:
-        return combine(self.pm.hook.weaver_after_execute(code=code, result=result, ctx=ctx))
+        return _combined(self.pm.hook.weaver_after_execute(code=code, result=result, ctx=ctx))
 
     def plugin_call_budget(self, config: Config) -> int | None:
         return self.pm.hook.weaver_plugin_call_budget(config=config)

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from weaver.config import Config
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, VerifyMode, Violation
-from weaver_code_verifier import magics, normal, plugin_only
 from weaver_code_verifier.settings import CodeVerifierConfig
 
 __all__ = ["CodeVerifierConfig", "verify"]
@@ -34,6 +33,10 @@ def parse(code: str) -> ast.Module | Violation:
     Plain Python is parsed as is; text with IPython syntax (``!cmd``, ``%magic``) is parsed
     after IPython's own rewriting, which is what the kernel runs.
     """
+    # The rule modules (regular expressions and tables: ~6 ms) load on first use, not on
+    # every `weaver --help`, which imports this module to find the extension's hooks.
+    from weaver_code_verifier import magics, normal
+
     try:
         return ast.parse(code)
     except (SyntaxError, ValueError) as plain:
@@ -64,6 +67,8 @@ def verify(
     config: CodeVerifierConfig | None = None,
 ) -> list[Violation]:
     """Every violation in ``code``, in line order; an empty list when it is clean."""
+    from weaver_code_verifier import normal, plugin_only
+
     config = config or _config
     tree = parse(code)
     if isinstance(tree, Violation):
@@ -93,6 +98,8 @@ def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str]) -> l
     try:
         return verify(code, mode, plugins, _config)
     except Exception as exc:  # noqa: BLE001 - a verifier that cannot judge must block, not allow
+        from weaver_code_verifier import normal
+
         return [
             Violation(
                 line=1,

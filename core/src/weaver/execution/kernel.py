@@ -59,9 +59,10 @@ class LocalExecutor:
 
     async def execute(self, code: str) -> ExecutionResult:
         async with self._lock:
-            kernel = await self._ensure_kernel()
+            kernel, collector = await self._ensure_kernel(code)
+            if collector is None:
+                collector = self._submit(kernel, code)
             started = time.monotonic()
-            collector = kernel.submit(code, silent=False, artifacts_dir=self.paths.artifacts)
             outcome, state_lost, note = "ok", False, None
             try:
                 await kernel.wait(collector, self.config.timeout_s)
@@ -93,18 +94,32 @@ class LocalExecutor:
 
     # ---- kernels -----------------------------------------------------------------------
 
-    async def _ensure_kernel(self) -> KernelProcess:
+    async def _ensure_kernel(self, code: str | None = None) -> tuple[KernelProcess, Collector | None]:
+        """The session's kernel, started or taken and set up if there is none yet.
+
+        ``code`` is the execution that needs the kernel: a new kernel on hold (a pool
+        kernel) gets it right behind its setup request, which saves a round trip, and the
+        collector of that request is returned; otherwise the caller submits the code.
+        """
         if self._closed:
             raise RuntimeError("this executor is closed")
-        if self._kernel is None:
-            kernel = await self._new_kernel()
-            try:
-                await self._adopt(kernel)
-            except BaseException:
-                await kernel.shutdown()
-                raise
-            self._kernel = kernel
-        return self._kernel
+        if self._kernel is not None:
+            return self._kernel, None
+        kernel = await self._new_kernel()
+        try:
+            setup = kernel.submit(install_code(self._setup()), silent=True, artifacts_dir=None)
+            # Safe only on hold: should the setup fail, the kernel refuses the code unrun.
+            first = self._submit(kernel, code) if code is not None and kernel.on_hold else None
+            self._check_setup(await kernel.finish_internal(setup))
+        except BaseException:
+            await kernel.shutdown()
+            raise
+        kernel.on_hold = False
+        self._kernel = kernel
+        return kernel, first
+
+    def _submit(self, kernel: KernelProcess, code: str) -> Collector:
+        return kernel.submit(code, silent=False, artifacts_dir=self.paths.artifacts)
 
     async def _new_kernel(self) -> KernelProcess:
         if self.config.sandbox == "bwrap":
@@ -113,10 +128,10 @@ class LocalExecutor:
             return await self.pool.take()
         return await KernelProcess.start(self.config)
 
-    async def _adopt(self, kernel: KernelProcess) -> None:
-        """Make ``kernel`` this session's: its directories, plugins, budget and caps."""
+    def _setup(self) -> dict[str, Any]:
+        """What makes a kernel this session's: its directories, plugins, budget and caps."""
         self.paths.create()
-        setup = {
+        return {
             "session_id": self.setup.session_id,
             "cwd": str(self.paths.cwd),
             "home": str(self.paths.cwd),
@@ -126,7 +141,9 @@ class LocalExecutor:
             "max_output_chars": self.config.max_output_chars,
             "max_value_chars": self.config.max_value_chars,
         }
-        collector = await kernel.run_internal(install_code(setup))
+
+    def _check_setup(self, collector: Collector) -> None:
+        """Raise :class:`PluginLoadError` if a plugin failed to load in the kernel."""
         failures: dict[str, str] = {}
         for report in collector.reports[SETUP_MIME]:
             failures.update(report.get("plugin_errors", {}))

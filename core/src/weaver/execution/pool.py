@@ -6,9 +6,10 @@ configuration; :func:`pool_for` finds it. It starts filling when asked
 hands out (:data:`REFILL_DELAY_S`), so it costs nothing to an application that never asks
 for it. Pool kernels are started with the same scrubbed environment and limits as any
 other, in an empty directory of their own, and have already answered a first request
-(:meth:`~weaver.execution.process.KernelProcess.warm_up`); the session that takes one moves
-it to its ``cwd/`` (see :meth:`weaver.execution.kernel.LocalExecutor._adopt`). A kernel is
-never given back.
+(:meth:`~weaver.execution.process.KernelProcess.warm_up`), after which they refuse user code
+until a session's setup succeeds in them; the session that takes one moves it to its
+``cwd/`` and sends its first code along with that setup (see
+:meth:`weaver.execution.kernel.LocalExecutor._ensure_kernel`). A kernel is never given back.
 """
 
 from __future__ import annotations

@@ -33,8 +33,9 @@ from weaver.store import SessionPaths
 POLL_S = 0.25
 """How often a waiting host checks that the kernel is still alive."""
 LOG_TAIL = 2000
-PRELOAD = "__import__('weaver.execution.runtime.session')"
-"""What :meth:`KernelProcess.warm_up` runs: imports what adoption needs, binds no name."""
+WARM_UP = "__import__('weaver.execution.runtime.session', fromlist=['warm_up']).warm_up()"
+"""What :meth:`KernelProcess.warm_up` runs (:func:`weaver.execution.runtime.session.warm_up`);
+binds no name."""
 
 
 class KernelDied(Exception):
@@ -66,6 +67,8 @@ class KernelProcess:
         self.client: Any = None
         self.pid = 0
         self.started_at = time.monotonic()
+        self.on_hold = False
+        """Whether the kernel refuses user code until a session's setup succeeds in it."""
         self._log: IO[bytes] | None = None
 
     @classmethod
@@ -166,13 +169,22 @@ class KernelProcess:
 
     async def warm_up(self) -> None:
         """Pay the costs of a kernel's first execute request now (ipykernel and IPython set up
-        on first use: several times a later request), with the import adoption needs; for
-        kernels started ahead of time, so that they come off a session's critical path."""
-        await self.run_internal(PRELOAD)
+        on first use: several times a later request), with the import adoption needs and
+        the parts IPython builds on the first user cell; for kernels started ahead of time,
+        so that these costs come off a session's critical path.
+
+        The kernel is then on hold: it refuses user code until a session's setup succeeds
+        in it, so a session may send its setup and its first code together.
+        """
+        await self.run_internal(WARM_UP)
+        self.on_hold = True
 
     async def run_internal(self, code: str) -> Collector:
         """Run Weaver's own code (silently: no history, no execution hooks); raise on error."""
-        collector = self.submit(code, silent=True, artifacts_dir=None)
+        return await self.finish_internal(self.submit(code, silent=True, artifacts_dir=None))
+
+    async def finish_internal(self, collector: Collector) -> Collector:
+        """Wait for Weaver's own request ``collector`` (submitted silently); raise on error."""
         try:
             await self.wait(collector, self.config.startup_timeout_s)
         except (TimeoutError, KernelDied):

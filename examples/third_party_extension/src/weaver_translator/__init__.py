@@ -13,14 +13,17 @@ Enable the role in a project with ``[session] roles = ["planner", "code_interpre
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import attrs
 
 import weaver
-from weaver.guards import GuardContext
-from weaver.model import Post
-from weaver.roles import RoleContext
 from weaver.specs import ConfigTable, RoleSpec, Verdict
+
+if TYPE_CHECKING:  # types only: `weaver --help` imports this module, so it stays light
+    from weaver.guards import GuardContext
+    from weaver.model import Post
+    from weaver.roles import RoleContext
 
 DELETING = re.compile(r"(?:\bos\.(?:remove|unlink|rmdir)|\bshutil\.rmtree|\.unlink)\s*\(")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sys
@@ -14,6 +15,72 @@ from typing import Any
 from weaver.execution.runtime.capture import StreamCap, changed_files, save_figures, snapshot
 from weaver.execution.runtime.inventory import inventory
 from weaver.execution.runtime.plugins import CallCounter, PluginContext, bind
+
+NOT_SET_UP = "this kernel has not been set up for a session yet"
+
+
+class Hold(ast.NodeTransformer):
+    """Refuses user cells, saying why (``reason``), until released; Weaver's own (silent)
+    requests still run.
+
+    A pool kernel is put on hold when it is warmed up (:func:`warm_up`), and :func:`install`
+    releases it once a session's setup succeeded. So the host may send a session's setup and
+    its first code back to back (the kernel runs them in order): if the setup fails, a
+    plugin that did not load for instance, the code is refused rather than run, and the host
+    reports the setup's failure. An AST transformer raising ``InputRejected`` is IPython's
+    way to refuse a cell before any of it runs.
+    """
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.reason = NOT_SET_UP
+        self._user_cell = False
+
+    def attach(self) -> None:
+        # pre_execute fires for every request, pre_run_cell only for non-silent ones.
+        self.shell.events.register("pre_execute", self._any_cell)
+        self.shell.events.register("pre_run_cell", self._user)
+        self.shell.ast_transformers.append(self)
+
+    def release(self) -> None:
+        """Let user cells run; nothing of the hold is left in the shell."""
+        self.shell.events.unregister("pre_execute", self._any_cell)
+        self.shell.events.unregister("pre_run_cell", self._user)
+        self.shell.ast_transformers.remove(self)
+
+    def _any_cell(self) -> None:
+        self._user_cell = False
+
+    def _user(self, info: Any) -> None:
+        self._user_cell = True
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if self._user_cell:
+            from IPython.core.error import InputRejected
+
+            raise InputRejected(f"no code runs in this kernel: {self.reason}")
+        return node
+
+
+_hold: Hold | None = None
+
+
+def warm_up() -> None:
+    """Ready a kernel started ahead of time for the session that will take it.
+
+    Builds what IPython otherwise builds on the first user cell, on that session's clock
+    (the display formatters, the transcript logger), and puts the kernel on hold until a
+    session's setup succeeds in it (see :class:`Hold`).
+    """
+    global _hold
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    shell.display_formatter.formatters  # noqa: B018 - built on first access
+    shell.logger  # noqa: B018 - built on first access
+    if _hold is None:
+        _hold = Hold(shell)
+        _hold.attach()
 
 
 class KernelRuntime:
@@ -115,7 +182,12 @@ class KernelRuntime:
 
 
 def install(setup_json: str) -> None:
-    """Bind plugins, register the execution hooks and report the setup to the host."""
+    """Bind plugins, register the execution hooks and report the setup to the host.
+
+    A kernel on hold (:func:`hold`) is released only if every plugin loaded; if this
+    raises, it stays on hold.
+    """
+    global _hold
     from IPython import get_ipython
     from IPython.display import publish_display_data
 
@@ -133,4 +205,10 @@ def install(setup_json: str) -> None:
     runtime.cap_values()
     shell.events.register("pre_run_cell", runtime.pre_run_cell)
     shell.events.register("post_run_cell", runtime.post_run_cell)
+    if _hold is not None:
+        if runtime.plugin_errors:
+            _hold.reason = f"the session's plugins {sorted(runtime.plugin_errors)} failed to load"
+        else:
+            _hold.release()
+            _hold = None
     publish_display_data({SETUP_MIME: {"plugin_errors": runtime.plugin_errors, "pid": os.getpid()}})
