@@ -1,12 +1,15 @@
 """Developer sessions: ``nox -s tests | package | lint | bench`` (``nox`` alone runs tests and lint).
 
-``package`` installs one package alone on top of ``weaver-core`` and runs only its tests,
+``package`` installs one package on top of ``weaver-core`` with only the sibling
+distributions it declares (its dependencies and its ``test`` extra) and runs only its tests,
 so a package that leans on a sibling it does not declare fails here, not on a user's machine.
 """
 
 from __future__ import annotations
 
+import re
 import runpy
+import sys
 from pathlib import Path
 
 import nox
@@ -18,6 +21,27 @@ BUILD_DEPS = ("editables>=0.5", "hatchling>=1.21")
 TEST_DEPS = (*BUILD_DEPS, "pytest>=8", "pexpect>=4.8", "pyyaml>=6.0", "pandas>=2.0", "matplotlib>=3.7")
 
 nox.options.sessions = ["tests", "lint"]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+
+def _project(package: str) -> dict:
+    return tomllib.loads((ROOT / package / "pyproject.toml").read_text())["project"]
+
+
+LOCAL = {_project(p)["name"]: p for p in PACKAGES}
+"""This repository's distributions by name, so a declared sibling installs from its folder."""
+
+
+def declared_siblings(package: str) -> list[str]:
+    """The folders of the local distributions ``package`` depends on, for use or for its tests."""
+    project = _project(package)
+    wanted = [*project.get("dependencies", ()), *project.get("optional-dependencies", {}).get("test", ())]
+    names = (re.split(r"[\s<>=!~;\[@]", requirement, maxsplit=1)[0] for requirement in wanted)
+    return [LOCAL[name] for name in names if name in LOCAL]
 
 
 def install_editable(session: nox.Session, *dirs: str) -> None:
@@ -35,9 +59,9 @@ def tests(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("package", PACKAGES, ids=[Path(p).name for p in PACKAGES])
 def package(session: nox.Session, package: str) -> None:
-    """One package alone on top of weaver-core; its own tests only."""
-    session.install(*BUILD_DEPS, "pytest>=8")
-    install_editable(session, *dict.fromkeys(["core", package]))
+    """One package on top of weaver-core with only its declared siblings; its own tests only."""
+    session.install(*TEST_DEPS)
+    install_editable(session, *dict.fromkeys(["core", *declared_siblings(package), package]))
     session.run("pytest", f"{package}/tests", *session.posargs)
 
 
