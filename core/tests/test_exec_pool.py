@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from weaver.config import Config
 from weaver.events import EventType
 from weaver.execution import lifecycle
 from weaver.execution.config import ExecutionConfig
+from weaver.execution.executor import ExecutorSetup
+from weaver.execution.kernel import LocalExecutor
+from weaver.execution.output import Collector
 from weaver.execution.process import KernelProcess, install_code
 from weaver.execution.restore import RestoreReport
+from weaver.execution.result import ExecutionResult
+from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.serde import from_data
 from weaver.testing.kernels import kernel_app, wait_gone
 
@@ -39,16 +45,7 @@ def test_pooled_sessions_start_warm_and_never_share_a_kernel(tmp_path: Path) -> 
 def test_a_warm_kernel_refuses_user_code_until_a_session_is_set_up_in_it(tmp_path: Path) -> None:
     marker = tmp_path / "ran.txt"
     user_code = f"open({str(marker)!r}, 'a').write('ran')"
-    setup = {
-        "session_id": "s1",
-        "cwd": str(tmp_path),
-        "home": str(tmp_path),
-        "artifacts_dir": str(tmp_path / "artifacts"),
-        "plugins": [],
-        "plugin_call_budget": None,
-        "max_output_chars": 1000,
-        "max_value_chars": 1000,
-    }
+    setup = _setup(tmp_path)
 
     async def scenario() -> tuple[str, str, str | None, str | None]:
         kernel = await KernelProcess.start(ExecutionConfig())
@@ -71,6 +68,84 @@ def test_a_warm_kernel_refuses_user_code_until_a_session_is_set_up_in_it(tmp_pat
     assert refused_type == "InputRejected" and "not been set up for a session" in refused_message
     assert internal_error is None and accepted_error is None
     assert marker.read_text() == "ran"  # once: the refused request never ran
+
+
+def test_a_kernel_on_hold_takes_a_sessions_setup_with_its_first_code(tmp_path: Path) -> None:
+    marker = tmp_path / "ran.txt"
+    user_code = f"open({str(marker)!r}, 'a').write('ran'); __import__('os').getcwd()"
+    setup = _setup(tmp_path)
+    broken = {**setup, "cwd": str(tmp_path / "missing")}
+
+    async def scenario() -> tuple[Collector, Collector, int]:
+        kernel = await KernelProcess.start(ExecutionConfig())
+        try:
+            await kernel.warm_up()
+            failed = kernel.submit(user_code, silent=False, artifacts_dir=None, metadata={SETUP_KEY: broken})
+            await kernel.wait(failed, 30)
+            adopted = kernel.submit(user_code, silent=False, artifacts_dir=None, metadata={SETUP_KEY: setup})
+            await kernel.wait(adopted, 30)
+            return failed, adopted, kernel.pid
+        finally:
+            await kernel.shutdown()
+
+    failed, adopted, pid = asyncio.run(scenario())
+    ((failure,),) = [failed.reports[SETUP_MIME]]
+    assert failure["error"].startswith("FileNotFoundError:") and "missing" in failure["error"]
+    assert failed.error is not None and failed.error.type == "InputRejected"  # refused unrun
+    assert adopted.reports[SETUP_MIME] == [{"plugin_errors": {}, "pid": pid}]
+    assert adopted.error is None and adopted.value == repr(str(tmp_path))  # set up, then run there
+    assert adopted.reports[REPORT_MIME]  # the runtime's hooks ran for this very cell
+    assert marker.read_text() == "ran"  # once
+
+
+def test_a_pool_kernel_that_drops_request_metadata_is_set_up_before_its_code(tmp_path: Path) -> None:
+    """ipykernel and IPython pass request metadata on to the shell only in recent versions
+    (simulated here by an ipykernel that drops it); with older ones the first code is
+    refused, and the session sets the kernel up first."""
+    session_dir = tmp_path / "session"
+
+    class OneKernel:
+        """The pool interface (``take``), handing out one prepared kernel."""
+
+        def __init__(self, kernel: KernelProcess) -> None:
+            self.kernel = kernel
+
+        async def take(self) -> KernelProcess:
+            return self.kernel
+
+    async def scenario() -> tuple[ExecutionResult, ExecutionResult]:
+        kernel = await KernelProcess.start(ExecutionConfig())
+        await kernel.warm_up()
+        await kernel.run_internal(DROP_CELL_META)
+        executor = LocalExecutor(
+            session_dir, Config({"execution": ExecutionConfig()}, {}, tmp_path), ExecutorSetup("s1"), OneKernel(kernel)
+        )
+        try:
+            first = await executor.execute("runs = globals().get('runs', 0) + 1\nruns, __import__('os').getcwd()")
+            again = await executor.execute("runs")
+        finally:
+            await executor.close()
+        return first, again
+
+    first, again = asyncio.run(scenario())
+    assert first.ok and eval(first.value_repr or "") == (1, str(session_dir / "cwd"))
+    assert again.value_repr == "1"  # the code ran once: the refused request did nothing
+
+
+DROP_CELL_META = """
+def _drop_cell_meta():
+    kernel = get_ipython().kernel
+    do_execute = kernel.do_execute
+
+    def without_cell_meta(*args, cell_meta=None, **kwargs):
+        assert cell_meta is not None  # else this test tests nothing
+        return do_execute(*args, **kwargs)
+
+    kernel.do_execute = without_cell_meta
+
+_drop_cell_meta()
+del _drop_cell_meta
+"""
 
 
 @pytest.mark.slow
@@ -123,3 +198,17 @@ def test_without_restore_a_resumed_kernel_starts_empty(tmp_path: Path) -> None:
     finally:
         resumed_app.close()
     assert result.value_repr == "False"
+
+
+def _setup(tmp_path: Path) -> dict[str, object]:
+    """A session's setup as the kernel receives it, with no plugins."""
+    return {
+        "session_id": "s1",
+        "cwd": str(tmp_path),
+        "home": str(tmp_path),
+        "artifacts_dir": str(tmp_path / "artifacts"),
+        "plugins": [],
+        "plugin_call_budget": None,
+        "max_output_chars": 1000,
+        "max_value_chars": 1000,
+    }

@@ -17,12 +17,12 @@ from typing import Any
 from weaver.config import Config
 from weaver.errors import PluginLoadError
 from weaver.execution.config import ExecutionConfig
-from weaver.execution.executor import ExecutorSetup, plugin_payload
+from weaver.execution.executor import ExecutorSetup, KernelStartError, plugin_payload
 from weaver.execution.output import Collector
 from weaver.execution.pool import KernelPool, pool_for
 from weaver.execution.process import KernelDied, KernelProcess, install_code
 from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
-from weaver.execution.runtime import REPORT_MIME, SETUP_MIME
+from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.store import SessionPaths
 
 
@@ -97,20 +97,31 @@ class LocalExecutor:
     async def _ensure_kernel(self, code: str | None = None) -> tuple[KernelProcess, Collector | None]:
         """The session's kernel, started or taken and set up if there is none yet.
 
-        ``code`` is the execution that needs the kernel: a new kernel on hold (a pool
-        kernel) gets it right behind its setup request, which saves a round trip, and the
-        collector of that request is returned; otherwise the caller submits the code.
+        ``code`` is the execution that needs the kernel. A kernel on hold (a pool kernel)
+        gets it in one request with the session's setup (see
+        :class:`weaver.execution.runtime.session.Hold`), which saves a round trip: this
+        waits only until the setup is reported, and returns that request's collector for
+        the caller to wait on. Otherwise the caller submits the code.
         """
         if self._closed:
             raise RuntimeError("this executor is closed")
         if self._kernel is not None:
             return self._kernel, None
         kernel = await self._new_kernel()
+        first = None
         try:
-            setup = kernel.submit(install_code(self._setup()), silent=True, artifacts_dir=None)
-            # Safe only on hold: should the setup fail, the kernel refuses the code unrun.
-            first = self._submit(kernel, code) if code is not None and kernel.on_hold else None
-            self._check_setup(await kernel.finish_internal(setup))
+            setup = self._setup()
+            if code is not None and kernel.on_hold:
+                first = self._submit(kernel, code, metadata={SETUP_KEY: setup})
+                await kernel.wait_setting_up(first, until=lambda c: bool(c.reports[SETUP_MIME]))
+                if not first.reports[SETUP_MIME]:
+                    # This kernel's ipykernel does not pass request metadata on: it refused
+                    # the code unrun. Set it up the other way; the caller sends the code.
+                    first = None
+            setup_report = first or await kernel.finish_internal(
+                kernel.submit(install_code(setup), silent=True, artifacts_dir=None)
+            )
+            self._check_setup(setup_report)
         except BaseException:
             await kernel.shutdown()
             raise
@@ -118,8 +129,8 @@ class LocalExecutor:
         self._kernel = kernel
         return kernel, first
 
-    def _submit(self, kernel: KernelProcess, code: str) -> Collector:
-        return kernel.submit(code, silent=False, artifacts_dir=self.paths.artifacts)
+    def _submit(self, kernel: KernelProcess, code: str, metadata: dict[str, Any] | None = None) -> Collector:
+        return kernel.submit(code, silent=False, artifacts_dir=self.paths.artifacts, metadata=metadata)
 
     async def _new_kernel(self) -> KernelProcess:
         if self.config.sandbox == "bwrap":
@@ -143,9 +154,14 @@ class LocalExecutor:
         }
 
     def _check_setup(self, collector: Collector) -> None:
-        """Raise :class:`PluginLoadError` if a plugin failed to load in the kernel."""
+        """Raise :class:`PluginLoadError` if a plugin failed to load in the kernel, and
+        :class:`KernelStartError` if the setup itself failed."""
         failures: dict[str, str] = {}
         for report in collector.reports[SETUP_MIME]:
+            if "error" in report:
+                raise KernelStartError(
+                    f"setting up the kernel failed: {report['error']}", log=report.get("traceback", "")
+                )
             failures.update(report.get("plugin_errors", {}))
         if failures:
             targets = {p.name: p.target for p in self.setup.plugins}

@@ -15,6 +15,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
 from typing import IO, Any
@@ -133,26 +134,38 @@ class KernelProcess:
 
     # ---- requests ----------------------------------------------------------------------
 
-    def submit(self, code: str, *, silent: bool, artifacts_dir: Path | None) -> Collector:
-        """Send an execute request; its messages are gathered by :meth:`wait`."""
-        msg_id = self.client.execute(
-            code, silent=silent, store_history=not silent, allow_stdin=False, stop_on_error=False
-        )
+    def submit(
+        self, code: str, *, silent: bool, artifacts_dir: Path | None, metadata: dict[str, Any] | None = None
+    ) -> Collector:
+        """Send an execute request (with ``metadata`` for the kernel, if given); its messages
+        are gathered by :meth:`wait`."""
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": not silent,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": False,
+        }
+        msg = self.client.session.msg("execute_request", content, metadata=metadata)
+        self.client.shell_channel.send(msg)
         return Collector(
-            msg_id,
+            msg["header"]["msg_id"],
             max_output_chars=self.config.max_output_chars,
             max_value_chars=self.config.max_value_chars,
             artifacts_dir=artifacts_dir,
         )
 
-    async def wait(self, collector: Collector, timeout: float) -> None:
-        """Gather ``collector``'s messages until its request is done.
+    async def wait(
+        self, collector: Collector, timeout: float, until: Callable[[Collector], bool] | None = None
+    ) -> None:
+        """Gather ``collector``'s messages until its request is done (or ``until`` it holds).
 
         Raises :class:`TimeoutError` after ``timeout`` seconds (``collector`` keeps what
         arrived; call again to go on waiting) and :class:`KernelDied` if the process exits.
         """
         deadline = time.monotonic() + timeout
-        while not collector.done:
+        while not collector.done and not (until is not None and until(collector)):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -185,16 +198,21 @@ class KernelProcess:
 
     async def finish_internal(self, collector: Collector) -> Collector:
         """Wait for Weaver's own request ``collector`` (submitted silently); raise on error."""
-        try:
-            await self.wait(collector, self.config.startup_timeout_s)
-        except (TimeoutError, KernelDied):
-            raise KernelStartError("the kernel stopped answering while Weaver set it up", log=self.log_tail()) from None
+        await self.wait_setting_up(collector)
         if collector.error is not None:
             raise KernelStartError(
                 f"setting up the kernel failed: {collector.error.type}: {collector.error.message}",
                 log=collector.error.traceback,
             )
         return collector
+
+    async def wait_setting_up(self, collector: Collector, until: Callable[[Collector], bool] | None = None) -> None:
+        """:meth:`wait` for a request that sets the kernel up, within the start-up time limit;
+        raise :class:`KernelStartError` if the kernel stops answering meanwhile."""
+        try:
+            await self.wait(collector, self.config.startup_timeout_s, until)
+        except (TimeoutError, KernelDied):
+            raise KernelStartError("the kernel stopped answering while Weaver set it up", log=self.log_tail()) from None
 
     # ---- process -----------------------------------------------------------------------
 

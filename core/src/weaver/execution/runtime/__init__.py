@@ -14,11 +14,16 @@ from __future__ import annotations
 from weaver.execution.runtime.plugins import PluginBudgetExceeded, PluginContext, context
 
 SETUP_MIME = "application/vnd.weaver.setup+json"
-"""Published once by :func:`install`: which plugins loaded and which failed."""
+"""Published once when a session is set up in the kernel: which plugins loaded and which
+failed, or (``error``) why the setup itself failed."""
 REPORT_MIME = "application/vnd.weaver.report+json"
 """Published after every execution: plugin calls, artifacts, variables, what was cut."""
+SETUP_KEY = "weaver_setup"
+"""The execute request metadata key that carries a session's setup to a kernel on hold, so
+that the setup and the session's first code travel in one request (see
+:class:`weaver.execution.runtime.session.Hold`)."""
 
-__all__ = ["REPORT_MIME", "SETUP_MIME", "PluginBudgetExceeded", "PluginContext", "context", "install"]
+__all__ = ["REPORT_MIME", "SETUP_KEY", "SETUP_MIME", "PluginBudgetExceeded", "PluginContext", "context", "install"]
 
 
 def install(setup_json: str) -> None:

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.execution.runtime.capture import StreamCap, changed_files, save_figures, snapshot
 from weaver.execution.runtime.inventory import inventory
 from weaver.execution.runtime.plugins import CallCounter, PluginContext, bind
@@ -20,15 +21,19 @@ NOT_SET_UP = "this kernel has not been set up for a session yet"
 
 
 class Hold(ast.NodeTransformer):
-    """Refuses user cells, saying why (``reason``), until released; Weaver's own (silent)
-    requests still run.
+    """Refuses user cells, saying why (``reason``), until a session's setup succeeds in the
+    kernel; Weaver's own (silent) requests still run.
 
-    A pool kernel is put on hold when it is warmed up (:func:`warm_up`), and :func:`install`
-    releases it once a session's setup succeeded. So the host may send a session's setup and
-    its first code back to back (the kernel runs them in order): if the setup fails, a
-    plugin that did not load for instance, the code is refused rather than run, and the host
-    reports the setup's failure. An AST transformer raising ``InputRejected`` is IPython's
-    way to refuse a cell before any of it runs.
+    A pool kernel is put on hold when it is warmed up (:func:`warm_up`). A session taking it
+    sends its first code with the session's setup in the request's metadata
+    (``metadata[SETUP_KEY]``, passed on by ipykernel and IPython as ``cell_meta``): the hold
+    sets the session up before the cell is compiled and lets it run only if every plugin
+    loaded. If the setup fails, a plugin that does not load for instance, the cell is
+    refused rather than run, and the setup report tells the host why. So a session's setup
+    and its first code cost one request. A kernel whose ipykernel does not pass the metadata
+    on refuses the cell unrun too, without a setup report; the host then sets it up with a
+    silent request (:func:`install`) first. An AST transformer raising ``InputRejected`` is
+    IPython's way to refuse a cell before any of it runs.
     """
 
     def __init__(self, shell: Any) -> None:
@@ -53,6 +58,17 @@ class Hold(ast.NodeTransformer):
 
     def _user(self, info: Any) -> None:
         self._user_cell = True
+        setup = (getattr(info, "cell_meta", None) or {}).get(SETUP_KEY)
+        if setup is None:
+            return
+        try:
+            runtime = set_up(setup)
+        except Exception as exc:  # noqa: BLE001 - reported to the host; the cell stays refused
+            _publish_setup({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+            return
+        # IPython calls the callbacks registered before this event fired: the runtime's own
+        # pre_run_cell, registered just now, must be run for this cell by hand.
+        runtime.pre_run_cell(info)
 
     def visit(self, node: ast.AST) -> ast.AST:
         if self._user_cell:
@@ -156,8 +172,6 @@ class KernelRuntime:
     def post_run_cell(self, result: Any) -> None:
         from IPython.display import publish_display_data
 
-        from weaver.execution.runtime import REPORT_MIME
-
         report: dict[str, Any] = {"execution_count": result.execution_count}
         for part, build in (
             ("artifacts", self._artifacts),
@@ -182,18 +196,19 @@ class KernelRuntime:
 
 
 def install(setup_json: str) -> None:
+    """Set the kernel up for one session from Weaver's own (silent) request; see :func:`set_up`."""
+    set_up(json.loads(setup_json))
+
+
+def set_up(setup: dict[str, Any]) -> KernelRuntime:
     """Bind plugins, register the execution hooks and report the setup to the host.
 
-    A kernel on hold (:func:`hold`) is released only if every plugin loaded; if this
+    A kernel on hold (:class:`Hold`) is released only if every plugin loaded; if this
     raises, it stays on hold.
     """
     global _hold
     from IPython import get_ipython
-    from IPython.display import publish_display_data
 
-    from weaver.execution.runtime import SETUP_MIME
-
-    setup = json.loads(setup_json)
     shell = get_ipython()
     os.chdir(setup["cwd"])
     os.environ["HOME"] = setup["home"]
@@ -211,4 +226,11 @@ def install(setup_json: str) -> None:
         else:
             _hold.release()
             _hold = None
-    publish_display_data({SETUP_MIME: {"plugin_errors": runtime.plugin_errors, "pid": os.getpid()}})
+    _publish_setup({"plugin_errors": runtime.plugin_errors, "pid": os.getpid()})
+    return runtime
+
+
+def _publish_setup(report: dict[str, Any]) -> None:
+    from IPython.display import publish_display_data
+
+    publish_display_data({SETUP_MIME: report})
