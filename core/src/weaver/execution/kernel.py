@@ -118,10 +118,11 @@ class LocalExecutor:
                     # This kernel's ipykernel does not pass request metadata on: it refused
                     # the code unrun. Set it up the other way; the caller sends the code.
                     first = None
-            setup_report = first or await kernel.finish_internal(
-                kernel.submit(install_code(setup), silent=True, artifacts_dir=None)
-            )
-            self._check_setup(setup_report)
+            if first is None:
+                setup_request = kernel.submit(install_code(setup), silent=True, artifacts_dir=None)
+                self._check_setup(await kernel.finish_internal(setup_request))
+            else:
+                self._check_setup(first)
         except BaseException:
             await kernel.shutdown()
             raise
