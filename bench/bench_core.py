@@ -76,7 +76,7 @@ def _typer_samples(repeats: int) -> list[float]:
 def _help_samples(repeats: int) -> list[float]:
     script = Path(sys.executable).with_name("weaver")
     argv = [str(script)] if script.is_file() else [sys.executable, "-m", "weaver.cli"]
-    env = {k: v for k, v in os.environ.items() if k != "WEAVER_LOAD_PLUGINS"}
+    env = {k: v for k, v in os.environ.items() if k != "WEAVER_LOAD_EXTENSIONS"}
     return _samples([*argv, "--help"], max(repeats, 10), env)
 
 

@@ -4,7 +4,7 @@ Scripted sessions through the real engine, the real Planner and CodeInterpreter,
 verifier and a real kernel, with the real ``openai`` client talking over HTTP to the fake
 OpenAI-compatible server. Only the models' words are scripted; every scripted model behaves
 the same with and without the guards (it never reads their messages), so the difference is
-the guards' alone. Guards are switched by ``WEAVER_LOAD_PLUGINS`` through the real entry
+the guards' alone. Guards are switched by ``WEAVER_LOAD_EXTENSIONS`` through the real entry
 points: "guarded" loads all four, "unguarded" none of them.
 
 1. ``persistent``: a missing package (``pyarrow``, allowed by the project, absent from the
@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-GUARDS = ("retry_guard", "loop_detector", "memory_compressor", "cost_guard")
+GUARDS = ("retry_guard", "feedback_trimmer", "loop_detector", "memory_compressor", "cost_guard")
 BASE = ("planner", "code_interpreter", "code_verifier")
 PRICES = {"input_price_per_million": 0.15, "output_price_per_million": 0.60}
 RESULTS = Path(__file__).resolve().parent / "RESULTS-guards.md"
@@ -201,7 +201,7 @@ def _app(project: Path, server: Any, guarded: bool) -> Any:
     from weaver.engine import App
 
     environ = {
-        "WEAVER_LOAD_PLUGINS": ",".join((*BASE, *GUARDS) if guarded else BASE),
+        "WEAVER_LOAD_EXTENSIONS": ",".join((*BASE, *GUARDS) if guarded else BASE),
         "WEAVER_CONFIG": str(project / "no-user-config.toml"),
     }
     return App(
@@ -322,7 +322,7 @@ def _report(figures: dict[str, dict[str, dict[str, Any]]]) -> str:
         "",
         "Produced by `python bench/bench_guards.py` (also run by `nox -s bench`). Scripted",
         "models through the fake OpenAI-compatible server, the real Planner, CodeInterpreter,",
-        "verifier and kernel; guards switched with `WEAVER_LOAD_PLUGINS`. Tokens are characters/4",
+        "verifier and kernel; guards switched with `WEAVER_LOAD_EXTENSIONS`. Tokens are characters/4",
         "of each prompt; money at 0.15 / 0.60 USD per million input / output tokens.",
         "",
         "| scenario | figure | without guards | with guards | with / without |",
@@ -367,5 +367,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.pop("WEAVER_LOAD_PLUGINS", None)
+    os.environ.pop("WEAVER_LOAD_EXTENSIONS", None)
     main()

@@ -67,7 +67,7 @@ def spawn_chat(project: Path, server: FakeOpenAIServer) -> pexpect.spawn:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_", "NO_COLOR"))}
     environ |= {
         "WEAVER_CONFIG": os.devnull,
-        "WEAVER_LOAD_PLUGINS": "planner,code_interpreter,code_verifier",
+        "WEAVER_LOAD_EXTENSIONS": "planner,code_interpreter,code_verifier",
         "TERM": "xterm-256color",
         # Nothing answers prompt_toolkit's cursor-position query in a pexpect terminal.
         "PROMPT_TOOLKIT_NO_CPR": "1",

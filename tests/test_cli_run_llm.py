@@ -31,7 +31,7 @@ def command(project: Path, server: FakeOpenAIServer, *args: str) -> tuple[list[s
         '[session]\nroles = ["planner", "code_interpreter"]\n'
     )
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-    environ |= {"WEAVER_CONFIG": os.devnull, "WEAVER_LOAD_PLUGINS": "planner,code_interpreter,code_verifier"}
+    environ |= {"WEAVER_CONFIG": os.devnull, "WEAVER_LOAD_EXTENSIONS": "planner,code_interpreter,code_verifier"}
     return [sys.executable, "-m", "weaver.cli", "-p", str(project), "run", *args], environ
 
 
@@ -102,7 +102,7 @@ def test_global_replay_options_run_a_recorded_session_without_a_model(tmp_path):
 
     project = copy_project(tmp_path / "project")
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-    environ |= {"WEAVER_CONFIG": os.devnull, "WEAVER_LOAD_PLUGINS": ",".join(EXTENSIONS)}
+    environ |= {"WEAVER_CONFIG": os.devnull, "WEAVER_LOAD_EXTENSIONS": ",".join(EXTENSIONS)}
     args = ["--llm-mode", "replay", "--cassette", CASSETTE, "-p", str(project), "run", REQUEST, "--json"]
     result = subprocess.run(
         [sys.executable, "-m", "weaver.cli", *args], env=environ, capture_output=True, text=True, timeout=300, check=False

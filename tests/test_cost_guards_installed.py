@@ -1,5 +1,5 @@
-"""The four cost guards as installed distributions, loaded through the real entry points:
-with all four installed each has its effect; with one left out of ``WEAVER_LOAD_PLUGINS``
+"""The cost guards as installed distributions, loaded through the real entry points:
+with all of them installed each has its effect; with one left out of ``WEAVER_LOAD_EXTENSIONS``
 exactly its effect disappears and the others behave the same. Then one real round with the
 real Planner, CodeInterpreter, verifier and kernel, where the circuit breaker ends a
 persistent failure."""
@@ -21,57 +21,61 @@ from weaver.model import USER, Post, Round, RoundState
 from weaver.specs import PluginSpec
 from weaver.testing import FakeOpenAIServer
 
-GUARDS = ("retry_guard", "loop_detector", "memory_compressor", "cost_guard")
+GUARDS = ("retry_guard", "feedback_trimmer", "loop_detector", "memory_compressor", "cost_guard")
 BASE = ("planner", "code_interpreter", "code_verifier")
 
 
 def app_with(tmp_path: Path, guards: tuple[str, ...], **config: Any) -> App:
-    environ = {"WEAVER_LOAD_PLUGINS": ",".join((*BASE, *guards)), "WEAVER_CONFIG": str(tmp_path / "none.toml")}
+    environ = {"WEAVER_LOAD_EXTENSIONS": ",".join((*BASE, *guards)), "WEAVER_CONFIG": str(tmp_path / "none.toml")}
     return App(tmp_path, environ=environ, execution={"pool_size": 0}, **config)
 
 
 def effects(app: App) -> dict[str, bool]:
     """Whether each guard's effect shows, observed through the app's hooks with real values."""
     hooks, session = app.hooks, app.session()
-    ctx = session.guard_context("CodeInterpreter", step="1. load")
+    ctx = session.hook_context("CodeInterpreter", step="1. load")
     failed = ExecutionResult(ok=False, outcome="error", error=ErrorInfo("ModuleNotFoundError", "No module named 'pyarrow'"))
     tripped = [hooks.after_execute("import pyarrow", failed, ctx).stopped for _ in range(3)][-1] is not None
     long_output = ExecutionResult(ok=True, outcome="ok", stdout="\n".join(map(str, range(2000))))
-    trimmed = "output lines omitted" in hooks.format_feedback(long_output, "")
+    trimmed = "output lines omitted" in hooks.feedback(long_output, "", ctx)
 
     with_plugin = attrs.evolve(ctx, plugins={"lookup": PluginSpec("lookup", "m:lookup", batch="lookup_many")})
     flagged = any(v.source == "loop_detector" for v in hooks.before_execute("[lookup(x) for x in xs]", with_plugin).verdicts)
-    budget = hooks.plugin_call_budget(app.config) == 25
 
     rounds = [Round(user_query=f"q{n} " + "word " * 2000, answer="a", posts=(Post(USER, "Planner", "word " * 2000),)) for n in range(6)]
-    compressed = bool(hooks.compress_memory(rounds, MemoryBudget(max_tokens=4000), "Planner").summary)
+    compressed = bool(hooks.compress_memory(rounds, MemoryBudget(max_tokens=4000), session.hook_context("Planner")).summary)
 
     huge = LLMRequest(role="Planner", model="default", messages=(ChatMessage("user", "x"),), estimated_prompt_tokens=2_000_000)
     # The Planner's context: the CodeInterpreter's step 1 is tripped above, and would stop its calls.
-    budgeted = hooks.before_llm_call(huge, session.guard_context("Planner")).stopped is not None
+    budgeted = hooks.before_llm_call(huge, session.hook_context("Planner")).stopped is not None
     return {
         "breaker": tripped,
         "trimming": trimmed,
         "loop warning": flagged,
-        "plugin budget": budget,
         "compression": compressed,
         "cost budget": budgeted,
     }
 
 
 OWN = {
-    "retry_guard": {"breaker", "trimming"},
-    "loop_detector": {"loop warning", "plugin budget"},
+    "retry_guard": {"breaker"},
+    "feedback_trimmer": {"trimming"},
+    "loop_detector": {"loop warning"},
     "memory_compressor": {"compression"},
     "cost_guard": {"cost budget"},
 }
 
 
-def test_all_four_guards_are_active_when_installed(tmp_path: Path) -> None:
+def test_all_guards_are_active_when_installed(tmp_path: Path) -> None:
     with app_with(tmp_path, GUARDS) as app:
         assert {info.name for info in app.load_report.extensions if info.ok} >= set(GUARDS)
         assert effects(app) == dict.fromkeys(effects(app), True)
         assert set(GUARDS) <= set(app.config.tables)
+
+
+def test_the_plugin_call_budget_is_the_cores_whatever_is_installed(tmp_path: Path) -> None:
+    with app_with(tmp_path, ()) as bare, app_with(tmp_path, GUARDS) as guarded:
+        assert bare.config.table("plugins").call_budget == guarded.config.table("plugins").call_budget == 25
 
 
 @pytest.mark.parametrize("left_out", GUARDS)

@@ -28,7 +28,7 @@ def test_embed_prints_events_as_they_happen_and_the_answer(tmp_path):
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
         environ |= {
             "WEAVER_CONFIG": os.devnull,
-            "WEAVER_LOAD_PLUGINS": "planner,code_interpreter,code_verifier",
+            "WEAVER_LOAD_EXTENSIONS": "planner,code_interpreter,code_verifier",
             "WEAVER_LLM__BASE_URL": server.base_url,
             "WEAVER_LLM__API_KEY": "test",
             "WEAVER_LLM__MODEL": "fake-model",

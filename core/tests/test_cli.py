@@ -32,7 +32,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """``weaver ARGS`` in a fresh process with the fake distributions installed.
 
-    ``select`` is WEAVER_LOAD_PLUGINS (``None``: unset, so every installed extension loads).
+    ``select`` is WEAVER_LOAD_EXTENSIONS (``None``: unset, so every installed extension loads).
     """
     return run_weaver(*args, cwd=cwd or tmp_path, load=select, env=env or {}, fake_dists=True, script=script)
 
@@ -53,13 +53,13 @@ def test_help_lists_core_and_extension_commands(tmp_path: Path) -> None:
     result = run("--help", tmp_path=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    for name in ("plugins", "roles", "config", "fake-greet", "--strict-plugins", "--set", "--project"):
+    for name in ("plugins", "roles", "config", "fake-greet", "--strict-extensions", "--set", "--project"):
         assert name in result.stdout
     assert result.stderr == ""
 
 
 def test_plugins_json_lists_good_broken_and_misspelt_extensions(tmp_path: Path) -> None:
-    result = run("plugins", "--json", tmp_path=tmp_path, select=None)
+    result = run("extensions", "--json", tmp_path=tmp_path, select=None)
     found = extensions(result)
 
     assert found["weaver.defaults"]["builtin"] is True
@@ -86,7 +86,7 @@ def test_plugins_json_lists_good_broken_and_misspelt_extensions(tmp_path: Path) 
 
 
 def test_plugins_text_shows_failures(tmp_path: Path) -> None:
-    result = run("plugins", tmp_path=tmp_path)
+    result = run("extensions", tmp_path=tmp_path)
 
     assert result.returncode == 0, result.stderr
     assert "fake_broken  weaver-fake-broken 0.1.0  [FAILED]" in result.stdout
@@ -95,18 +95,18 @@ def test_plugins_text_shows_failures(tmp_path: Path) -> None:
 
 
 def test_plugins_all_lists_every_hook_spec_and_its_implementers(tmp_path: Path) -> None:
-    result = run("plugins", "--all", "--json", tmp_path=tmp_path)
+    result = run("extensions", "--all", "--json", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     specs = {spec["name"]: spec for spec in json.loads(result.stdout)["hooks"]}
 
     assert list(specs) == list(hookspecs.HOOK_NAMES)
     assert specs["weaver_roles"]["implemented_by"] == ["fake_good"]
     assert specs["weaver_config_tables"]["implemented_by"] == ["fake_good", "weaver.defaults"]
-    assert specs["weaver_configure"]["historic"] is True
+    assert specs["weaver_configure"]["historic"] is False
     assert specs["weaver_compress_memory"]["firstresult"] is True
     assert specs["weaver_roles"]["summary"] == hookspecs.weaver_roles.__doc__.strip().splitlines()[0]
 
-    text = run("plugins", "--all", tmp_path=tmp_path)
+    text = run("extensions", "--all", tmp_path=tmp_path)
     assert "Hook specs:" in text.stdout and "weaver_event" in text.stdout
 
 
@@ -158,7 +158,7 @@ def test_strict_mode_exits_1_with_one_line(
 
 
 def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
-    result = run("-v", "--strict-plugins", "plugins", tmp_path=tmp_path, select="fake_broken")
+    result = run("-v", "--strict-extensions", "extensions", tmp_path=tmp_path, select="fake_broken")
 
     assert result.returncode == 1
     assert result.stderr.startswith("Traceback (most recent call last):")
@@ -167,11 +167,11 @@ def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
 
 
 def test_load_plugins_variable_selects_extensions(tmp_path: Path) -> None:
-    only_good = run("plugins", "--json", tmp_path=tmp_path, select="fake_good")
+    only_good = run("extensions", "--json", tmp_path=tmp_path, select="fake_good")
     assert set(extensions(only_good)) == {"weaver.defaults", "fake_good"}
     assert only_good.stderr == ""
 
-    none = run("plugins", "--json", tmp_path=tmp_path, select="")
+    none = run("extensions", "--json", tmp_path=tmp_path, select="")
     assert list(extensions(none)) == ["weaver.defaults"]
 
     without_fake_greet = run("--help", tmp_path=tmp_path, select="")
@@ -239,7 +239,7 @@ def test_two_installed_providers_of_one_role_are_named_in_one_line(tmp_path: Pat
     [line] = result.stderr.splitlines()
     assert re.fullmatch(
         r"error: role 'greeter' is provided by more than one extension: (copycat, fake_good|fake_good, copycat); "
-        r"uninstall one or disable it with WEAVER_LOAD_PLUGINS",
+        r"uninstall one or disable it with WEAVER_LOAD_EXTENSIONS",
         line,
     ), line
 

@@ -12,7 +12,7 @@ import pytest
 
 def weaver(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-    environ |= {"WEAVER_CONFIG": str(cwd / "no-user-config.toml"), "WEAVER_LOAD_PLUGINS": ""}
+    environ |= {"WEAVER_CONFIG": str(cwd / "no-user-config.toml"), "WEAVER_LOAD_EXTENSIONS": ""}
     return subprocess.run(
         [sys.executable, "-m", "weaver.cli", *args], cwd=cwd, capture_output=True, text=True, env=environ, timeout=120, check=False
     )

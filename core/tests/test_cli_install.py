@@ -92,7 +92,7 @@ def weaver(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def extension_names(python: Path) -> set[str]:
-    result = weaver(python, "plugins", "--json")
+    result = weaver(python, "extensions", "--json")
     assert result.returncode == 0, result.stderr
     return {item["name"] for item in json.loads(result.stdout)["extensions"]}
 

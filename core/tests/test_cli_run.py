@@ -60,12 +60,18 @@ def test_json_prints_the_round_alone_on_stdout(project):
 
 
 def test_a_failed_round_exits_1(project):
-    result = weaver("--set", "session.max_hops=0", "run", "world", "--json", project=project)
+    result = weaver("run", "fail", "--json", project=project)
     assert result.returncode == 1, result.stderr
     round = from_json(result.stdout, Round)
     assert round.state is RoundState.failed
-    assert "hop limit" in round.reason
-    assert "✗ failed: hop limit" in result.stderr
+    assert round.reason == "the greeter was asked to fail"
+    assert "✗ failed: the greeter was asked to fail" in result.stderr
+
+
+def test_a_value_its_validator_refuses_is_a_config_error_exit_2(project):
+    result = weaver("--set", "session.max_hops=0", "run", "world", project=project)
+    assert result.returncode == 2, result.stderr
+    assert "error: --set: [session.max_hops]: must be at least 1, got 0" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -183,7 +183,7 @@ def test_integers_are_accepted_for_floats_but_not_the_reverse(build: Any, projec
 
 
 def test_unrelated_environment_is_ignored(build: Any) -> None:
-    app = build(environ={"WEAVER_LOAD_PLUGINS": "", "WEAVER_CONFIG": "/nonexistent/x.toml", "WEAVERISH": "1", "PATH": "/bin"})
+    app = build(environ={"WEAVER_LOAD_EXTENSIONS": "", "WEAVER_CONFIG": "/nonexistent/x.toml", "WEAVERISH": "1", "PATH": "/bin"})
     assert probe(app) == ProbeConfig()
     assert app.config.unowned == {}
 
@@ -217,7 +217,7 @@ def test_unknown_key_names_file_table_and_key(build: Any, project: Path) -> None
         build()
     error = caught.value
     assert (error.source, error.table, error.key) == (str(path), "probe", "coutn")
-    assert str(error) == f"{path}: [probe.coutn]: unknown key"
+    assert str(error) == f"{path}: [probe.coutn]: unknown key (did you mean 'count'?)"
 
 
 def test_unknown_nested_key(build: Any, project: Path) -> None:

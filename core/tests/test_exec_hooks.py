@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
+import attrs
 import pytest
 
 from weaver.engine import Session
@@ -118,7 +119,7 @@ def guarded_hooks() -> Hooks:
 
 def test_hook_weaver_before_execute(kernel_session: Session) -> None:
     hooks = guarded_hooks()
-    ctx = kernel_session.guard_context("CodeInterpreter")
+    ctx = kernel_session.hook_context("CodeInterpreter")
     stopped = hooks.before_execute("import os\nprint(1)", ctx)
     assert stopped.stopped is not None and stopped.stopped.message == "no os here"
     assert stopped.messages == ("remember the units",)
@@ -132,7 +133,7 @@ def test_hook_weaver_before_execute(kernel_session: Session) -> None:
 
 def test_hook_weaver_after_execute(kernel_session: Session) -> None:
     hooks = guarded_hooks()
-    ctx = kernel_session.guard_context("CodeInterpreter")
+    ctx = kernel_session.hook_context("CodeInterpreter")
     failed = kernel_session.app.run(kernel_session.execute("import no_such_package_here"))
     outcome = hooks.after_execute(failed.code, failed, ctx)
     assert outcome.stopped is not None
@@ -145,7 +146,8 @@ def test_hook_weaver_format_feedback(kernel_session: Session) -> None:
     result = kernel_session.app.run(kernel_session.execute("numbers = [1, 2, 3]\nprint('partial output')\nnumbers[10]"))
     pm = make_plugin_manager()
     load_extensions(pm, only=(), entry_points=())
-    text = Hooks(pm).format_feedback(result, result.code)
+    ctx = kernel_session.hook_context("CodeInterpreter")
+    text = Hooks(pm).feedback(result, result.code, ctx)
     assert text.startswith("The execution failed with an error")
     assert "Error: IndexError: list index out of range" in text
     assert "numbers[10]" in text  # the traceback, untrimmed
@@ -157,4 +159,28 @@ def test_hook_weaver_format_feedback(kernel_session: Session) -> None:
         return f"{result.outcome}: {result.error.type}"
 
     pm.register(SimpleNamespace(weaver_format_feedback=weaver_format_feedback), name="short_feedback")
-    assert Hooks(pm).format_feedback(result, result.code) == "error: IndexError"
+    assert Hooks(pm).feedback(result, result.code, ctx) == "error: IndexError"
+
+
+def test_hook_weaver_trim_feedback(kernel_session: Session) -> None:
+    """Trimmers compose: each gets what the one before returned; the one formatter lays out the rest."""
+    result = kernel_session.app.run(kernel_session.execute("print('a' * 50)\nprint('b' * 50)"))
+    pm = make_plugin_manager()
+    load_extensions(pm, only=(), entry_points=())
+    ctx = kernel_session.hook_context("CodeInterpreter")
+
+    def trimmer(letter: str | None) -> SimpleNamespace:
+        @hookimpl
+        def weaver_trim_feedback(result, code, ctx):  # type: ignore[no-untyped-def]
+            if letter is None:
+                return None
+            return attrs.evolve(result, stdout=result.stdout.replace(letter * 50, f"{letter}..."))
+
+        return SimpleNamespace(weaver_trim_feedback=weaver_trim_feedback)
+
+    pm.register(trimmer("a"), name="trim_a")
+    pm.register(trimmer(None), name="trim_none")
+    pm.register(trimmer("b"), name="trim_b")
+    text = Hooks(pm).feedback(result, result.code, ctx)
+    assert "stdout:\na...\nb...\n" in text
+    assert "a" * 50 not in text and "b" * 50 not in text

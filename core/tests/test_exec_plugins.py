@@ -83,23 +83,19 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             sys.modules.pop(name, None)
 
 
-def extension(plugins: list[PluginSpec], budget: int | None = None) -> SimpleNamespace:
+def extension(plugins: list[PluginSpec]) -> SimpleNamespace:
     @hookimpl
     def weaver_plugins(config):  # type: ignore[no-untyped-def]
         return plugins
 
-    @hookimpl
-    def weaver_plugin_call_budget(config):  # type: ignore[no-untyped-def]
-        return budget
-
-    return SimpleNamespace(weaver_plugins=weaver_plugins, weaver_plugin_call_budget=weaver_plugin_call_budget)
+    return SimpleNamespace(weaver_plugins=weaver_plugins)
 
 
-def app_with(project: Path, ext: SimpleNamespace, pool_size: int = 0) -> App:
+def app_with(project: Path, ext: SimpleNamespace, pool_size: int = 0, budget: int = 0) -> App:
     pm = make_plugin_manager()
     load_extensions(pm, only=(), entry_points=())
     pm.register(ext, name="exec_test_extension")
-    return kernel_app(project, pm=pm, execution={"pool_size": pool_size})
+    return kernel_app(project, pm=pm, execution={"pool_size": pool_size}, plugins={"call_budget": budget})
 
 
 def good(path: str) -> list[PluginSpec]:
@@ -113,7 +109,7 @@ def good(path: str) -> list[PluginSpec]:
 
 @pytest.fixture(scope="module")
 def session(plugin_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    app = app_with(tmp_path_factory.mktemp("exec_plugins"), extension(good(plugin_dir), budget=5))
+    app = app_with(tmp_path_factory.mktemp("exec_plugins"), extension(good(plugin_dir)), budget=5)
     yield app.session()
     app.close()
 
@@ -149,7 +145,7 @@ def test_plugin_calls_are_counted_per_execution(session: Session) -> None:
     assert run(session, "1").plugin_calls == {}
 
 
-def test_hook_weaver_plugin_call_budget(session: Session) -> None:
+def test_the_plugin_call_budget_stops_an_execution_and_keeps_the_results_so_far(session: Session) -> None:
     result = run(session, "results = []\nfor i in range(10):\n    results.append(double(i))")
     assert not result.ok and result.error is not None
     assert result.error.type == "PluginBudgetExceeded"

@@ -26,7 +26,7 @@ from weaver.extensions import (
 from weaver.hookspecs import HOOK_NAMES
 from weaver.memory import CompressedMemory, MemoryBudget
 from weaver.specs import ConfigTable, LLMBackendSpec, RoleSpec
-from weaver.testing import ECHO_ROLE
+from weaver.testing import ECHO_ROLE, hook_context
 
 FAKES = {"fake_good": "weaver-fake-good", "fake_broken": "weaver-fake-broken", "fake_misspelt": "weaver-fake-misspelt"}
 
@@ -123,7 +123,7 @@ def test_strict_loading_raises_naming_extension_distribution_and_version(
 def test_strict_mode_from_any_config_layer_makes_the_app_refuse_a_failed_extension(
     fake_dists: importlib.metadata.EntryPoints, tmp_path: Path
 ) -> None:
-    environ = isolated_environ(tmp_path, WEAVER_LOAD_PLUGINS="fake_good,fake_misspelt")
+    environ = isolated_environ(tmp_path, WEAVER_LOAD_EXTENSIONS="fake_good,fake_misspelt")
 
     with pytest.raises(ExtensionLoadError, match="'fake_misspelt' from weaver-fake-misspelt 0.2.0"):
         App(tmp_path, environ=environ, **{"extensions.strict": True})
@@ -161,24 +161,24 @@ def test_a_strict_value_that_is_not_a_bool_is_a_config_error_naming_its_file(tmp
     (tmp_path / "weaver.toml").write_text('[extensions]\nstrict = "maybe"\n')
 
     with pytest.raises(ConfigError) as raised:
-        App(tmp_path, environ=isolated_environ(tmp_path, WEAVER_LOAD_PLUGINS=""))
+        App(tmp_path, environ=isolated_environ(tmp_path, WEAVER_LOAD_EXTENSIONS=""))
     assert str(raised.value) == f"{tmp_path / 'weaver.toml'}: [extensions.strict]: expected bool, got str 'maybe'"
 
 
-# ---- WEAVER_LOAD_PLUGINS ----------------------------------------------------------------
+# ---- WEAVER_LOAD_EXTENSIONS ----------------------------------------------------------------
 
 
 def test_load_plugins_variable_selects_by_entry_point_name() -> None:
     assert selected_from_env({}) is None
-    assert selected_from_env({"WEAVER_LOAD_PLUGINS": ""}) == frozenset()
-    assert selected_from_env({"WEAVER_LOAD_PLUGINS": " fake_good , fake_misspelt,"}) == {"fake_good", "fake_misspelt"}
+    assert selected_from_env({"WEAVER_LOAD_EXTENSIONS": ""}) == frozenset()
+    assert selected_from_env({"WEAVER_LOAD_EXTENSIONS": " fake_good , fake_misspelt,"}) == {"fake_good", "fake_misspelt"}
 
 
 def test_load_plugins_a_b_loads_only_those_from_the_installed_distributions(
     fake_dists: importlib.metadata.EntryPoints,
 ) -> None:
     pm = make_plugin_manager()
-    only = selected_from_env({"WEAVER_LOAD_PLUGINS": "fake_good,fake_misspelt"})
+    only = selected_from_env({"WEAVER_LOAD_EXTENSIONS": "fake_good,fake_misspelt"})
     report = load_extensions(pm, only=only)  # real discovery over sys.path, not the fixture's list
 
     assert [info.name for info in report.extensions] == [DEFAULTS_NAME, "fake_good", "fake_misspelt"]
@@ -188,7 +188,7 @@ def test_load_plugins_a_b_loads_only_those_from_the_installed_distributions(
 def test_empty_load_plugins_loads_no_extension_but_the_core_defaults(
     fake_dists: importlib.metadata.EntryPoints, tmp_path: Path
 ) -> None:
-    with App(tmp_path, environ=isolated_environ(tmp_path, WEAVER_LOAD_PLUGINS="")) as app:
+    with App(tmp_path, environ=isolated_environ(tmp_path, WEAVER_LOAD_EXTENSIONS="")) as app:
         assert [info.name for info in app.load_report.extensions] == [DEFAULTS_NAME]
         assert app.registry.roles == {}
         assert {"session", "workspace", "extensions"} <= set(app.registry.config_tables)
@@ -283,9 +283,7 @@ def test_an_extension_answer_wins_over_the_core_fallback_whatever_the_order(weav
     # weaver_pm registered the core defaults first; the extension comes after and still wins.
     weaver_pm.register(SimpleNamespace(weaver_compress_memory=weaver_compress_memory), name="compressor")
 
-    assert (
-        Hooks(weaver_pm).compress_memory((), MemoryBudget(max_tokens=100), "Planner").summary
-        == "compressed for Planner"
-    )
+    ctx = hook_context(role="Planner")
+    assert Hooks(weaver_pm).compress_memory((), MemoryBudget(max_tokens=100), ctx).summary == "compressed for Planner"
     weaver_pm.unregister(name="compressor")
-    assert Hooks(weaver_pm).compress_memory((), MemoryBudget(max_tokens=100), "Planner") == CompressedMemory()
+    assert Hooks(weaver_pm).compress_memory((), MemoryBudget(max_tokens=100), ctx) == CompressedMemory()

@@ -38,15 +38,12 @@ def test_hook_weaver_configure(make_app: MakeApp, register_plugin: RegisterPlugi
     register_plugin(SimpleNamespace(weaver_configure=weaver_configure), name="early")
     app = make_app(**{"session.max_hops": 4})
     assert [(who, c.table("session").max_hops) for who, c in seen] == [("early", 4)]
+    assert seen[0][1] is app.config
 
-    # Historic: an extension registered after the app was built still gets the call.
-    @hookimpl
-    def late_configure(config: Config) -> None:
-        seen.append(("late", config))
-
-    register_plugin(SimpleNamespace(weaver_configure=late_configure), name="late")
-    assert [who for who, _ in seen] == ["early", "late"]
-    assert seen[1][1] is app.config
+    # Once per App, with that App's configuration: a second App does not replay the first's.
+    other = make_app(**{"session.max_hops": 9})
+    assert [c.table("session").max_hops for _, c in seen] == [4, 9]
+    assert seen[1][1] is other.config
 
 
 def test_hook_weaver_configure_can_refuse_a_configuration(make_app: MakeApp, register_plugin: RegisterPlugin) -> None:

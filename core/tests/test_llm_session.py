@@ -517,7 +517,7 @@ def test_cancelling_a_round_during_a_call_records_it_as_cancelled(answer_app, fa
 
 
 def test_cli_selects_replay_and_cassette_and_masks_the_key(tmp_path) -> None:
-    env = {"PATH": "", "HOME": str(tmp_path), "WEAVER_LOAD_PLUGINS": "", "OPENAI_API_KEY": "sk-cli-Secret-42"}
+    env = {"PATH": "", "HOME": str(tmp_path), "WEAVER_LOAD_EXTENSIONS": "", "OPENAI_API_KEY": "sk-cli-Secret-42"}
     shown = subprocess.run(
         [sys.executable, "-m", "weaver.cli", "--llm-mode", "replay", "--cassette", "tapes/a.jsonl", "config", "show"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True,

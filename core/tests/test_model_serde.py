@@ -157,10 +157,15 @@ def test_values_are_frozen_and_posts_hold_tuples() -> None:
 
 
 def test_attachment_type_is_checked_on_the_way_in() -> None:
-    with pytest.raises(ValueError):
-        Attachment("not_a_type", "x")
+    assert Attachment("plan", "x").type is AttachmentType.plan
+    assert Attachment("sql_query", "x").type == "sql_query"  # an extension's own type
+    for bad in ("Not A Type", "../x", "", "x" * 65, "plan!"):
+        with pytest.raises(ValueError):
+            Attachment(bad, "x")
     with pytest.raises(cattrs.BaseValidationError):
-        serde.from_data({"type": "not_a_type", "content": "x"}, Attachment)
+        serde.from_data({"type": "not a type", "content": "x"}, Attachment)
+    back = serde.from_json(serde.to_json(Attachment("summary", "y")), Attachment)
+    assert back.type == "summary" and back.content == "y"
 
 
 def test_post_attachment_lookup_returns_the_last_of_a_type() -> None:

@@ -225,7 +225,7 @@ def test_weaver_plugins_test_command(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "weaver.cli", "plugins", "test", "scale"],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "WEAVER_LOAD_PLUGINS": "", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "WEAVER_LOAD_EXTENSIONS": "", "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,7 +15,13 @@ from weaver_planner.prompt import instructions, reply_json
 from weaver_planner.reply import FIELDS, STOP_REASONS, InvalidPlannerReply, reply_schema, validate_reply
 
 (PLANNER,) = weaver_planner.weaver_roles()
-RECEPTA = RoleSpec("recepta", "Recepta", object, "Acknowledges.")  # the planner knows it by its name
+RECEPTA = RoleSpec(
+    "recepta",
+    "Recepta",
+    object,
+    "Acknowledges.",
+    planner_hint="# Steps you solve yourself, with Recepta\nDo simple steps yourself, extracting values from text you were given.",
+)
 CODER = RoleSpec("code_interpreter", "CodeInterpreter", object, "Writes and runs Python code in a kernel.")
 SEARCHER = RoleSpec("web_search", "WebSearcher", object, "Searches the web and quotes its sources.")
 
@@ -33,14 +39,22 @@ def test_instructions_introduce_every_worker_from_its_spec() -> None:
     assert "Recepta" not in text
 
 
-def test_recepta_section_only_when_recepta_is_enabled() -> None:
+def test_a_worker_with_a_planner_hint_is_introduced_by_it() -> None:
     text = instructions(PLANNER, [CODER, RECEPTA], ["User", "CodeInterpreter", "Recepta"], extra="Answer in French.")
     assert "# Steps you solve yourself, with Recepta" in text
     assert "extracting values from text you were given" in text
-    assert "## Recepta" not in text  # introduced by its own section, not as a worker
+    assert "## Recepta" not in text  # introduced by its own hint, not as a generic worker
+    assert text.index("# How you plan") < text.index("# Steps you solve yourself")
     assert text.endswith("# More instructions\nAnswer in French.")
     alone = instructions(PLANNER, [], ["User"])
     assert "There are no workers in this session" in alone
+
+
+def test_the_planner_does_not_know_recepta_by_name() -> None:
+    unhinted = RoleSpec("recepta", "Recepta", object, "Acknowledges.")
+    text = instructions(PLANNER, [CODER, unhinted], ["User", "CodeInterpreter", "Recepta"])
+    assert "## Recepta\nAcknowledges." in text
+    assert "Steps you solve yourself" not in text
 
 
 def test_reply_schema_is_strict_mode_compatible() -> None:

@@ -58,7 +58,7 @@ def test_ordinary_analysis_code_is_allowed(path: Path) -> None:
 
 
 def weaver(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WEAVER_LOAD_PLUGINS": "code_verifier,data_plugins"}
+    env = {**os.environ, "WEAVER_LOAD_EXTENSIONS": "code_verifier,data_plugins"}
     return subprocess.run(
         [sys.executable, "-m", "weaver.cli", *args],
         cwd=cwd,

@@ -9,25 +9,32 @@ import pluggy
 import pytest
 
 import weaver_code_verifier
-from weaver.coderun import verify_code
+from weaver.context import HookContext
+from weaver.execution.pipeline import verify_code
 from weaver.extensions import Hooks
-from weaver.specs import VerifyMode
+from weaver.specs import PluginSpec, VerifyMode
 from weaver_code_verifier import CodeVerifierConfig, verify
 
 PLUGINS = ("sql_pull_data", "anomaly_detection")
+
+
+def context(app: Any, plugins: tuple[str, ...] = ()) -> HookContext:
+    ctx = app.session().hook_context("CodeInterpreter")
+    return attrs.evolve(ctx, plugins={name: PluginSpec(name, f"plugins:{name}") for name in plugins})
 
 
 def rules(code: str, **kwargs: Any) -> list[tuple[int, str]]:
     return [(v.line, v.rule) for v in verify(code, **kwargs)]
 
 
-def test_hook_weaver_verify_code(weaver_pm: pluggy.PluginManager, register_plugin: Any) -> None:
+def test_hook_weaver_verify_code(weaver_pm: pluggy.PluginManager, register_plugin: Any, make_app: Any) -> None:
     register_plugin(weaver_code_verifier)
     hooks = Hooks(weaver_pm)
-    found = hooks.verify_code("import pandas as pd\nimport os\nx = eval('1')\n", VerifyMode.normal, ())
+    app = make_app(session={"roles": []})
+    found = hooks.verify_code("import pandas as pd\nimport os\nx = eval('1')\n", VerifyMode.normal, context(app))
     assert [(v.line, v.rule) for v in found] == [(2, "import-not-allowed"), (3, "blocked-builtin")]
-    assert hooks.verify_code("import pandas as pd\npd.DataFrame()\n", VerifyMode.normal, ()) == []
-    only = hooks.verify_code("df = sql_pull_data('SELECT 1')\n", VerifyMode.plugin_only, PLUGINS)
+    assert hooks.verify_code("import pandas as pd\npd.DataFrame()\n", VerifyMode.normal, context(app)) == []
+    only = hooks.verify_code("df = sql_pull_data('SELECT 1')\n", VerifyMode.plugin_only, context(app, PLUGINS))
     assert only == []
 
 
@@ -66,14 +73,12 @@ def test_config_extends_imports_and_allows_pip_installs() -> None:
     assert rules("%matplotlib inline") == []
 
 
-def test_config_table_reaches_the_hook(make_app: Any, register_plugin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # weaver_configure keeps the table in module state: restore it for the tests after this one
-    monkeypatch.setattr(weaver_code_verifier, "_config", weaver_code_verifier._config)
+def test_config_table_reaches_the_hook(make_app: Any, register_plugin: Any) -> None:
     register_plugin(weaver_code_verifier)
-    app = make_app(code_verifier={"extra_allowed_imports": ["sqlite3"]})
-    assert app.hooks.verify_code("import sqlite3", VerifyMode.normal, ()) == []
-    app = make_app(code_verifier={"enabled": False})
-    assert app.hooks.verify_code("import os", VerifyMode.normal, ()) == []
+    app = make_app(session={"roles": []}, code_verifier={"extra_allowed_imports": ["sqlite3"]})
+    assert app.hooks.verify_code("import sqlite3", VerifyMode.normal, context(app)) == []
+    app = make_app(session={"roles": []}, code_verifier={"enabled": False})
+    assert app.hooks.verify_code("import os", VerifyMode.normal, context(app)) == []
 
 
 def test_plugin_only_accepts_plugin_calls_with_python_literals() -> None:
@@ -117,15 +122,17 @@ def test_text_that_does_not_parse_is_blocked() -> None:
     assert found.rule == "syntax-error"
 
 
-def test_a_verifier_crash_blocks_the_code(weaver_pm: pluggy.PluginManager, register_plugin: Any) -> None:
+def test_a_verifier_crash_blocks_the_code(weaver_pm: pluggy.PluginManager, register_plugin: Any, make_app: Any) -> None:
     # Nesting deeper than the interpreter's recursion limit really crashes the AST walk.
     deep = "x = " + "-" * 5000 + "1"
     register_plugin(weaver_code_verifier)
-    (found,) = Hooks(weaver_pm).verify_code(deep, VerifyMode.normal, ())
+    (found,) = Hooks(weaver_pm).verify_code(deep, VerifyMode.normal, context(make_app(session={"roles": []})))
     assert found.rule == "verifier-error" and "blocked" in found.message
 
 
-def test_the_pipeline_blocks_when_a_verifier_raises(weaver_pm: pluggy.PluginManager, register_plugin: Any) -> None:
+def test_the_pipeline_blocks_when_a_verifier_raises(
+    weaver_pm: pluggy.PluginManager, register_plugin: Any, make_app: Any
+) -> None:
     @attrs.frozen
     class Broken:
         @weaver_code_verifier.hookimpl
@@ -134,10 +141,12 @@ def test_the_pipeline_blocks_when_a_verifier_raises(weaver_pm: pluggy.PluginMana
 
     register_plugin(weaver_code_verifier)
     register_plugin(Broken())
-    (found,) = verify_code(Hooks(weaver_pm), "import pandas", VerifyMode.normal, ())
+    ctx = context(make_app(session={"roles": []}))
+    (found,) = verify_code(Hooks(weaver_pm), "import pandas", VerifyMode.normal, ctx)
     assert found.rule == "verifier-error" and "rule table corrupt" in found.message
 
 
-def test_no_verifier_installed_blocks_all_code(weaver_pm: pluggy.PluginManager) -> None:
-    (found,) = verify_code(Hooks(weaver_pm), "1 + 1", VerifyMode.normal, ())
+def test_no_verifier_installed_blocks_all_code(weaver_pm: pluggy.PluginManager, make_app: Any) -> None:
+    ctx = context(make_app(session={"roles": []}))
+    (found,) = verify_code(Hooks(weaver_pm), "1 + 1", VerifyMode.normal, ctx)
     assert found.rule == "no-verifier"

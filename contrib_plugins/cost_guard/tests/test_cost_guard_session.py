@@ -127,7 +127,7 @@ def test_weaver_cost_reports_per_role_round_and_model(make_app: Any, register_pl
     session.close()
 
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-    environ.update(WEAVER_CONFIG=str(tmp_path / "none.toml"), WEAVER_LOAD_PLUGINS="cost_guard")
+    environ.update(WEAVER_CONFIG=str(tmp_path / "none.toml"), WEAVER_LOAD_EXTENSIONS="cost_guard")
 
     def cost(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

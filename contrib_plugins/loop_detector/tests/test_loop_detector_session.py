@@ -89,10 +89,12 @@ def start(make_app: Any, register_plugin: Any, tmp_path: Path) -> Any:
     (tmp_path / "plugins" / "prices.py").write_text(PLUGIN, encoding="utf-8")
     register_plugin(test_roles)
 
-    def make(guarded: bool = True, **settings: Any) -> Any:
+    def make(guarded: bool = True, budget: int | None = None, **settings: Any) -> Any:
         if guarded:
             register_plugin(weaver_loop_detector)
-        extra = {"loop_detector": settings} if settings else {}
+        extra: dict[str, Any] = {"loop_detector": settings} if settings else {}
+        if budget is not None:
+            extra["plugins"] = {"call_budget": budget}
         return make_app(tmp_path, session={"roles": ["runner"]}, execution={"pool_size": 0}, **extra).session()
 
     return make
@@ -134,24 +136,31 @@ def test_block_mode_refuses_the_loop_before_it_runs(start: Any) -> None:
     assert "The code was NOT run" in run.feedback and "`get_price`" in run.feedback
 
 
-def test_without_the_extension_the_loop_runs_all_50_calls(start: Any) -> None:
+def test_without_the_extension_there_is_no_warning_and_the_cores_budget_still_stops_the_loop(start: Any) -> None:
     session = start(guarded=False)
+    session.send_message(LOOP)
+    run = Runner.runs[0]
+    assert run.verdicts == () and run.result.plugin_calls == {"get_price": 25}
+    assert run.result.error is not None and run.result.error.type == "PluginBudgetExceeded"
+
+
+def test_without_a_budget_the_loop_runs_all_50_calls(start: Any) -> None:
+    session = start(guarded=False, budget=0)
     session.send_message(LOOP)
     run = Runner.runs[0]
     assert run.ok and run.verdicts == () and run.result.plugin_calls == {"get_price": 50}
 
 
-def test_hook_weaver_plugin_call_budget(weaver_pm: Any, register_plugin: Any, make_app: Any) -> None:
-    hooks = Hooks(weaver_pm)
-    assert hooks.plugin_call_budget(make_app(session={"roles": []}).config) is None
+def test_the_old_budget_key_still_works_with_a_warning(register_plugin: Any, make_app: Any) -> None:
     register_plugin(weaver_loop_detector)
-    assert hooks.plugin_call_budget(make_app(session={"roles": []}).config) == 25
-    assert hooks.plugin_call_budget(make_app(session={"roles": []}, loop_detector={"plugin_call_budget": 0}).config) is None
+    app = make_app(session={"roles": []}, loop_detector={"plugin_call_budget": 7})
+    assert app.config.table("plugins").call_budget == 7
+    assert any("[loop_detector] plugin_call_budget" in w and "[plugins] call_budget" in w for w in app.config.warnings)
 
 
 def test_hook_weaver_before_execute(start: Any, weaver_pm: Any) -> None:
     session = start()
-    ctx = session.guard_context("CodeInterpreter")
+    ctx = session.hook_context("CodeInterpreter")
     assert ctx.plugins["get_price"].batch == "get_prices"
     hooks = Hooks(weaver_pm)
     assert hooks.before_execute("get_price('A')", ctx).verdicts == ()

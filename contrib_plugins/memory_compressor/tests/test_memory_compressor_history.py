@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 
 import weaver_memory_compressor
+from weaver.context import HookContext
 from weaver.execution.result import ErrorInfo, ExecutionResult, VariableInfo
 from weaver.extensions import Hooks
 from weaver.llm.usage import estimate_tokens
 from weaver.memory import CompressedMemory, MemoryBudget
 from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState
-from weaver_memory_compressor.compress import Summary, SummaryStore, compress, split
+from weaver.specs import ConfigTable
+from weaver.testing import hook_context
+from weaver_memory_compressor import NAME, MemoryCompressorConfig
+from weaver_memory_compressor.compress import SUMMARY_KEY, Summary, compress, pending_work, split
 from weaver_memory_compressor.history import alive_variables, condense
 
 OUTPUT = "\n".join(f"{n:>4}  {n * 3.5:>10.2f}  region-{n % 7}" for n in range(120))
@@ -45,6 +49,11 @@ def make_round(n: int, *, ok: bool = True, variables: tuple[str, ...] = ("df",))
 ROUNDS = [make_round(n, variables=tuple(f"df{k}" for k in range(1, n + 1))) for n in range(1, 11)]
 
 
+def planner_context(summary: Summary | None = None) -> HookContext:
+    state = {SUMMARY_KEY: summary.as_state()} if summary is not None else {}
+    return hook_context(tables=[ConfigTable(NAME, MemoryCompressorConfig)], role="Planner", state=state)
+
+
 def test_condense_keeps_request_plan_code_and_answer_and_drops_outputs() -> None:
     text = condense(4, ROUNDS[3])
     assert text.startswith("Round 4: the User asked: question 4")
@@ -64,12 +73,12 @@ def test_alive_variables_come_from_the_latest_execution() -> None:
 def test_a_history_that_fits_is_left_alone() -> None:
     budget = MemoryBudget(max_tokens=1_000_000)
     assert split(ROUNDS, budget, "Planner", estimate_tokens) is None
-    assert compress(ROUNDS, budget, "Planner", store=SummaryStore(), estimate=estimate_tokens) is None
+    assert compress(ROUNDS, budget, planner_context(), estimate=estimate_tokens) is None
 
 
 def test_past_the_trigger_older_rounds_become_a_summary_and_recent_ones_stay() -> None:
     budget = MemoryBudget(max_tokens=4000, trigger_share=0.5, keep_recent_rounds=3)
-    memory = compress(ROUNDS, budget, "Planner", store=SummaryStore(), estimate=estimate_tokens)
+    memory = compress(ROUNDS, budget, planner_context(), estimate=estimate_tokens)
     assert memory is not None
     assert memory.rounds == tuple(ROUNDS[-3:])
     assert [line for line in memory.summary.splitlines() if line.startswith("Round ")] == [
@@ -86,28 +95,27 @@ def test_recent_rounds_that_alone_overflow_the_budget_are_fewer() -> None:
 
 
 def test_a_stored_summary_is_used_for_the_rounds_it_covers_and_extended_deterministically() -> None:
-    store = SummaryStore()
     budget = MemoryBudget(max_tokens=4000, keep_recent_rounds=3)
-    store.put(Summary(covered=tuple(r.id for r in ROUNDS[:5]), text="MODEL SUMMARY of rounds 1-5"))
-    memory = compress(ROUNDS, budget, "Planner", store=store, estimate=estimate_tokens)
+    stored = Summary(covered=tuple(r.id for r in ROUNDS[:5]), text="MODEL SUMMARY of rounds 1-5")
+    memory = compress(ROUNDS, budget, planner_context(stored), estimate=estimate_tokens)
     assert memory is not None
     assert memory.summary.startswith("MODEL SUMMARY of rounds 1-5\nRound 6: ")
     assert "Round 1:" not in memory.summary and "Round 7:" in memory.summary and "Round 8:" not in memory.summary
     other_session = [make_round(1), *ROUNDS[1:]]
-    assert store.get(other_session) is None
+    assert "MODEL SUMMARY" not in compress(other_session, budget, planner_context(stored), estimate=estimate_tokens).summary
 
 
-def test_the_store_hands_out_the_rounds_the_next_compression_will_need() -> None:
-    store = SummaryStore()
+def test_the_round_end_hands_out_the_rounds_the_next_compression_will_need() -> None:
     budget = MemoryBudget(max_tokens=4000, keep_recent_rounds=3)
-    assert store.claim(ROUNDS) is None
-    compress(ROUNDS[:9], budget, "Planner", store=store, estimate=estimate_tokens)
-    work = store.claim(ROUNDS)
+    ctx = planner_context()
+    assert pending_work(ROUNDS, ctx) is None  # nothing was compressed in this round
+    compress(ROUNDS[:9], budget, ctx, estimate=estimate_tokens)
+    work = pending_work(ROUNDS, ctx)
     assert work is not None and work[0] is None and list(work[1]) == ROUNDS[:7]
-    assert store.claim(ROUNDS) is None
-    store.release(ROUNDS)
-    store.put(Summary(covered=tuple(r.id for r in ROUNDS[:7]), text="up to 7"))
-    assert store.claim(ROUNDS) is None
+    covered = Summary(covered=tuple(r.id for r in ROUNDS[:7]), text="up to 7")
+    done = planner_context(covered)
+    compress(ROUNDS[:9], budget, done, estimate=estimate_tokens)
+    assert pending_work(ROUNDS, done) is None
 
 
 @pytest.fixture
@@ -118,8 +126,8 @@ def hooks(weaver_pm, register_plugin) -> Hooks:
 
 def test_hook_weaver_compress_memory(hooks: Hooks) -> None:
     """Through the hook, the compressor's answer wins over the core's keep-everything default."""
-    small = hooks.compress_memory(ROUNDS[:2], MemoryBudget(max_tokens=100_000), "Planner")
+    small = hooks.compress_memory(ROUNDS[:2], MemoryBudget(max_tokens=100_000), planner_context())
     assert small == CompressedMemory(rounds=tuple(ROUNDS[:2]))
-    memory = hooks.compress_memory(ROUNDS, MemoryBudget(max_tokens=4000, keep_recent_rounds=2), "Planner")
+    memory = hooks.compress_memory(ROUNDS, MemoryBudget(max_tokens=4000, keep_recent_rounds=2), planner_context())
     assert memory.rounds == tuple(ROUNDS[-2:])
     assert "Round 8: the User asked" in memory.summary and "Variables alive in the kernel: df1" in memory.summary

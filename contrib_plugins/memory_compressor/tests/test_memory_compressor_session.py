@@ -3,7 +3,6 @@ HTTP to the fake server, its use in the next prompts, and the fallback when the 
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,7 +25,7 @@ class Chatter:
     """Puts the (compressed) history in its prompt, like the Planner does, and answers."""
 
     async def reply(self, ctx: RoleContext) -> Post:
-        memory = ctx.hooks.compress_memory(ctx.history, MemoryBudget(max_tokens=2000, keep_recent_rounds=2), ctx.alias)
+        memory = ctx.memory(MemoryBudget(max_tokens=2000, keep_recent_rounds=2))
         history = [f"{r.user_query} -> {r.answer}" for r in memory.rounds]
         prompt = "\n".join([f"summary: {memory.summary}", *history, ctx.post.message])
         text = (await ctx.llm.chat([{"role": "user", "content": prompt}])).text
@@ -47,13 +46,6 @@ def is_summary_request(request: dict[str, Any]) -> bool:
     return request["messages"][0]["content"].startswith("You keep the running summary")
 
 
-def settle() -> None:
-    deadline = time.monotonic() + 30
-    while weaver_memory_compressor.pending and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not weaver_memory_compressor.pending
-
-
 @pytest.fixture
 def chat(make_app: Any, register_plugin: Any, fake_llm: FakeOpenAIServer) -> Any:
     register_plugin(chatter_role)
@@ -66,7 +58,7 @@ def chat(make_app: Any, register_plugin: Any, fake_llm: FakeOpenAIServer) -> Any
         session = app.session()
         for n in range(1, rounds + 1):
             session.send_message(f"question {n}")
-            settle()
+        app.run(session.settle())  # the summary the last round left behind
         return events, session
 
     return make
@@ -123,3 +115,40 @@ def test_summaries_by_the_model_can_be_turned_off(chat: Any, fake_llm: FakeOpenA
     chat(6, summarize_with_llm=False)
     assert not any(is_summary_request(r) for r in fake_llm.requests)
     assert "Round 1: the User asked: question 1" in fake_llm.requests[-1]["messages"][0]["content"]
+
+
+def test_a_resumed_session_reuses_its_summaries_and_never_summarizes_a_round_twice(
+    make_app: Any, register_extension: Any, fake_llm: FakeOpenAIServer, tmp_path: Any
+) -> None:
+    register_extension(chatter_role)
+    register_extension(weaver_memory_compressor)
+    summarized: list[list[str]] = []
+
+    def respond(request: dict[str, Any]) -> str:
+        if is_summary_request(request):
+            text = request["messages"][1]["content"]
+            summarized.append([line.split(":")[0] for line in text.splitlines() if line.startswith("Round ")])
+            return f"SUMMARY v{len(summarized)}"
+        return "answer"
+
+    fake_llm.responder = respond
+    settings = {"session": {"roles": ["chatter"]}, "llm": fake_llm.llm_config()}
+    first = make_app(tmp_path, **settings)
+    session = first.session()
+    for n in range(1, 7):
+        session.send_message(f"question {n}")
+    first.close()  # closing waits for the summary the last round started
+    assert summarized, "the history outgrew the budget"
+    before = len(summarized)
+    done_before = {label for labels in summarized for label in labels}
+
+    second = make_app(tmp_path, **settings)  # another App, as another process would be
+    resumed = second.resume(session.id)
+    assert resumed.state["memory_compressor.summary"]["text"] == f"SUMMARY v{before}"
+    resumed.send_message("question 7")
+    second.run(resumed.settle())
+    prompt = [r for r in fake_llm.requests if not is_summary_request(r)][-1]["messages"][0]["content"]
+    assert prompt.startswith(f"summary: SUMMARY v{before}\n")  # the stored summary, not a new one
+    after = {label for labels in summarized[before:] for label in labels}
+    assert not after & done_before, f"rounds summarized again: {sorted(after & done_before)}"
+    assert resumed.usage.llm_calls == 7 + len(summarized)  # the summaries' calls count after a resume too

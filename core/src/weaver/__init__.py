@@ -20,13 +20,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "App": "weaver.engine",
     "Session": "weaver.engine",
-    "RoundStopped": "weaver.engine",
+    "RoundStopped": "weaver.errors",
     "Round": "weaver.model",
     "RoundState": "weaver.model",
     "Post": "weaver.model",
     "Attachment": "weaver.model",
     "AttachmentType": "weaver.model",
     "Usage": "weaver.model",
+    "CompressedMemory": "weaver.memory",
+    "MemoryBudget": "weaver.memory",
     "USER": "weaver.model",
     "Event": "weaver.events",
     "EventType": "weaver.events",
@@ -39,7 +41,11 @@ _LAZY = {
     "Violation": "weaver.specs",
     "VerifyMode": "weaver.specs",
     "RoleContext": "weaver.roles",
-    "GuardContext": "weaver.guards",
+    "HookContext": "weaver.context",
+    "GuardContext": "weaver.context",
+    "CodeRun": "weaver.execution.pipeline",
+    "structured_reply": "weaver.replies",
+    "InvalidReply": "weaver.replies",
     "WeaverError": "weaver.errors",
     "ConfigError": "weaver.errors",
     "plugin": "weaver.plugins.decorator",
@@ -50,13 +56,18 @@ __all__ = [
     "App",
     "Attachment",
     "AttachmentType",
+    "CodeRun",
+    "CompressedMemory",
     "ConfigError",
     "ConfigTable",
     "Event",
     "EventType",
     "ExecutorSpec",
     "GuardContext",
+    "HookContext",
+    "InvalidReply",
     "LLMBackendSpec",
+    "MemoryBudget",
     "PluginSpec",
     "Post",
     "RoleContext",
@@ -73,15 +84,19 @@ __all__ = [
     "__version__",
     "hookimpl",
     "plugin",
+    "structured_reply",
 ]
 
 if TYPE_CHECKING:
-    from weaver.engine import App, RoundStopped, Session
-    from weaver.errors import ConfigError, WeaverError
+    from weaver.context import GuardContext, HookContext
+    from weaver.engine import App, Session
+    from weaver.errors import ConfigError, RoundStopped, WeaverError
     from weaver.events import Event, EventType
-    from weaver.guards import GuardContext
+    from weaver.execution.pipeline import CodeRun
+    from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState, Usage
     from weaver.plugins.decorator import plugin
+    from weaver.replies import InvalidReply, structured_reply
     from weaver.roles import RoleContext
     from weaver.specs import (
         ConfigTable,

@@ -11,20 +11,32 @@ Layers, lowest first:
    (``--set session.max_hops=5``).
 
 Each table belongs to one extension (:class:`weaver.specs.ConfigTable`) and is validated
-against its attrs schema: an unknown key or a wrong type is a :class:`ConfigError` naming
-the layer it came from, the table and the key. A table nobody owns (an uninstalled
-extension's) is kept raw and reported as a warning, so uninstalling never breaks a project.
+against its attrs schema: an unknown key, a wrong type or a value its validator refuses is
+a :class:`ConfigError` naming the layer it came from, the table and the key. A table nobody
+owns (an uninstalled extension's) is kept raw and reported as a warning, so uninstalling
+never breaks a project.
+
+Range checks are attrs validators on the schema's fields, built with :func:`at_least`,
+:func:`greater_than` and :func:`one_of`, so the error names the key::
+
+    @attrs.frozen
+    class RetryGuardConfig:
+        max_identical_errors: int = attrs.field(default=3, validator=at_least(0))
+
+Looking a table up by its schema class is typed: ``config.table(RetryGuardConfig)`` is a
+``RetryGuardConfig``.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
@@ -48,6 +60,43 @@ _NOT_TABLES = {"CONFIG", "LOAD_PLUGINS"}
 # ``api_key_env`` (the name of a variable) are not.
 _SECRET = re.compile(r"(^|_)(key|secret|token|password)$", re.IGNORECASE)
 DEFAULTS = "defaults"
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------------------
+# Validators for config tables: a refused value names its key
+# --------------------------------------------------------------------------------------
+
+
+class InvalidValue(ValueError):
+    """A validator refused the value of ``key``."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _validator(accepts: Callable[[Any], bool], wanted: str) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not accepts(value):
+            raise InvalidValue(attribute.name, f"must be {wanted}, got {value!r}")
+
+    return check
+
+
+def at_least(minimum: float) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Refuse a number below ``minimum`` (``at_least(0)``: no negative counts or limits)."""
+    return _validator(lambda value: value >= minimum, f"at least {minimum:g}")
+
+
+def greater_than(bound: float) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Refuse a number not above ``bound`` (``greater_than(0)``: a positive timeout)."""
+    return _validator(lambda value: value > bound, f"greater than {bound:g}")
+
+
+def one_of(*choices: str) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """Refuse a value that is not one of ``choices``."""
+    return _validator(lambda value: value in choices, f"one of {', '.join(choices)}")
 
 
 class TextValue(str):
@@ -206,7 +255,11 @@ def _first_error(exc: BaseException) -> tuple[list[str], str]:
     import cattrs
 
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return [min(exc.extra_fields)], "unknown key"
+        key = min(exc.extra_fields)
+        known = [field.name for field in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
+        return [key], "unknown key" + _did_you_mean(key, known)
+    if isinstance(exc, InvalidValue):
+        return [exc.key], str(exc)
     if isinstance(exc, cattrs.ClassValidationError):
         with_notes, without = exc.group_exceptions()
         if with_notes:
@@ -218,6 +271,11 @@ def _first_error(exc: BaseException) -> tuple[list[str], str]:
     if isinstance(exc, cattrs.BaseValidationError):
         return _first_error(exc.exceptions[0])
     return [], str(exc)
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _validate(table: ConfigTable, raw: Mapping[str, Any], sources: Mapping[str, str]) -> Any:
@@ -246,21 +304,38 @@ class Config:
     sources: Mapping[str, str]
     project_dir: Path
     unowned: Mapping[str, Any] = attrs.field(factory=dict)
+    deprecations: tuple[str, ...] = ()
+    """Values found under a key that moved, and where they were used instead."""
 
-    def table(self, name: str) -> Any:
-        """The validated table ``[name]`` as an instance of its schema."""
+    @overload
+    def table(self, key: type[T]) -> T: ...
+
+    @overload
+    def table(self, key: str) -> Any: ...
+
+    def table(self, key: str | type[Any]) -> Any:
+        """The validated table, by its name (``"planner"``) or its schema class (typed).
+
+        ``config.table(PlannerConfig)`` returns the table whose schema is ``PlannerConfig``.
+        """
+        if isinstance(key, type):
+            found = next((value for value in self.tables.values() if type(value) is key), None)
+            if found is None:
+                raise ConfigError(f"no installed extension owns a table with the schema {key.__qualname__}")
+            return found
         try:
-            return self.tables[name]
+            return self.tables[key]
         except KeyError:
-            raise ConfigError("no installed extension owns this table", table=name) from None
+            raise ConfigError("no installed extension owns this table", table=key) from None
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(
+        unowned = tuple(
             f"[{name}] in {self.sources.get(next(iter(_leaves(name, raw)), name), '?')} is not used: "
-            "no installed extension owns it"
+            "no installed extension owns it" + _did_you_mean(name, self.tables)
             for name, raw in self.unowned.items()
         )
+        return (*unowned, *self.deprecations)
 
     def rows(self, secret_keys: Mapping[str, frozenset[str]] = {}) -> list[tuple[str, Any, str]]:
         """``(table.key, value, source)`` for every leaf value, secrets masked."""
@@ -317,9 +392,31 @@ def extensions_strict(layers: Iterable[Layer]) -> bool:
         raise ConfigError(str(exc), source=source, table="extensions", key="strict") from None
 
 
+def _relocate(raw: dict[str, Any], sources: dict[str, str], tables: Mapping[str, ConfigTable]) -> list[str]:
+    """Move values found under a key a table declares moved to where it went; say so."""
+    notes = []
+    for name, table in tables.items():
+        section = raw.get(name)
+        if not isinstance(section, dict):
+            continue
+        for old, new in table.moved.items():
+            if old not in section:
+                continue
+            value = section.pop(old)
+            source = sources.pop(f"{name}.{old}", DEFAULTS)
+            target_table, _, target_key = new.partition(".")
+            notes.append(f"[{name}] {old} in {source} is deprecated: it moved to [{target_table}] {target_key}")
+            target = raw.setdefault(target_table, {})
+            if isinstance(target, dict) and target_key not in target:
+                target[target_key] = value
+                sources[new] = source
+    return notes
+
+
 def build_config(project_dir: Path, layers: Iterable[Layer], tables: Mapping[str, ConfigTable]) -> Config:
     """Validate the merged layers against the tables extensions declared."""
     raw, sources = _merge(layers)
+    deprecations = _relocate(raw, sources, tables)
     validated = {}
     for name, table in tables.items():
         section = raw.get(name, {})
@@ -327,4 +424,6 @@ def build_config(project_dir: Path, layers: Iterable[Layer], tables: Mapping[str
             raise ConfigError("expected a table", source=sources.get(name, DEFAULTS), table=name)
         validated[name] = _validate(table, section, sources)
     unowned = {name: value for name, value in raw.items() if name not in tables}
-    return Config(tables=validated, sources=sources, project_dir=project_dir, unowned=unowned)
+    return Config(
+        tables=validated, sources=sources, project_dir=project_dir, unowned=unowned, deprecations=tuple(deprecations)
+    )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from weaver.config import at_least
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, ExecutorSpec, LLMBackendSpec
 
@@ -34,7 +35,7 @@ class SessionConfig:
     roles: tuple[str, ...] = ("planner", "code_interpreter")
     entry: str = ""
     """The role that receives the user's message; empty means the first of ``roles``."""
-    max_hops: int = 30
+    max_hops: int = attrs.field(default=30, validator=at_least(1))
     """Posts a round may route before it is stopped."""
 
 
@@ -80,7 +81,7 @@ def weaver_llm_backends() -> list[LLMBackendSpec]:
 
 
 @hookimpl(trylast=True)
-def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget, role: str) -> CompressedMemory:
+def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget) -> CompressedMemory:
     from weaver.memory import CompressedMemory
 
     return CompressedMemory(rounds=tuple(rounds))
@@ -98,7 +99,7 @@ def weaver_executors() -> list[ExecutorSpec]:
 
 
 @hookimpl(trylast=True)
-def weaver_format_feedback(result: ExecutionResult, code: str) -> str:
+def weaver_format_feedback(result: ExecutionResult) -> str:
     from weaver.execution.feedback import format_result
 
     return format_result(result)

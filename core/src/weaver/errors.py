@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from weaver.model import RoundState
+
 
 @attrs.define(eq=False)
 class WeaverError(Exception):
@@ -61,7 +63,7 @@ class DuplicateProviderError(WeaverError):
     def __str__(self) -> str:
         return (
             f"{self.kind} {self.name!r} is provided by more than one extension: "
-            f"{', '.join(self.providers)}; uninstall one or disable it with WEAVER_LOAD_PLUGINS"
+            f"{', '.join(self.providers)}; uninstall one or disable it with WEAVER_LOAD_EXTENSIONS"
         )
 
 
@@ -99,3 +101,14 @@ class PluginLoadError(WeaverError):
     def __str__(self) -> str:
         where = f" ({self.source})" if self.source else ""
         return f"plugin {self.name!r}{where}: {self.message}"
+
+
+@attrs.define(eq=False)
+class RoundStopped(WeaverError):
+    """Raised inside a round (by a role, or by the LLM client on a guard's ``stop``) to end it.
+
+    The round ends in ``state`` (``failed`` unless said otherwise) with the message as its
+    reason; everything the round did so far is kept.
+    """
+
+    state: RoundState = RoundState.failed

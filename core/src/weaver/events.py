@@ -20,10 +20,12 @@ type                      data
 ``usage``                 ``usage`` (this call), ``model``, ``role``
 ``llm_call``              ``model``, ``role``, ``usage``, ``latency_s``, ``outcome``
 ``execution``             ``result`` (an execution result as JSON)
+``state``                 ``key``, ``value``: an extension's state for this session
+                          (:meth:`weaver.context.HookContext.persist`), JSON values
 ========================  ===========================================================
 
-``round_start``, ``post_end``, ``round_end``, ``llm_call`` and ``execution`` are
-*durable*: the session store keeps them, and they are enough to rebuild a session.
+``round_start``, ``post_end``, ``round_end``, ``llm_call``, ``execution`` and ``state``
+are *durable*: the session store keeps them, and they are enough to rebuild a session.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class EventType(str, enum.Enum):
     usage = "usage"
     llm_call = "llm_call"
     execution = "execution"
+    state = "state"
 
 
 DURABLE = frozenset(
@@ -61,6 +64,7 @@ DURABLE = frozenset(
         EventType.round_end,
         EventType.llm_call,
         EventType.execution,
+        EventType.state,
     }
 )
 

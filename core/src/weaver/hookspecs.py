@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Weaver's hook specifications: the table of contents of the architecture.
 
 Every extension is a module (found through the ``weaver`` entry-point group) with
@@ -5,12 +6,21 @@ functions decorated by :data:`weaver.hookimpl` whose names are the hooks below. 
 own defaults register the same way (:mod:`weaver.defaults`), marked ``trylast`` so an
 extension always comes first.
 
+Every runtime hook receives ``ctx``, a frozen :class:`weaver.context.HookContext`: the
+session, round, role and plan step it is about, the effective configuration, the usage so
+far, the plugins, a per-round ``scratch``, the ``state`` extensions persisted, and the
+session's ports (``emit``, ``spawn``, ``llm``). Extensions keep no state of their own in
+module globals: two Apps in one process, or two sessions of one App, never share anything
+through an extension. Arguments come in one order everywhere: the subject, extras, ``ctx``.
+An implementation may omit any argument it does not use.
+
 The rest of Weaver calls hooks through :class:`weaver.extensions.Hooks`, a typed facade,
 never through ``pm.hook`` directly.
 
 Each docstring says when the hook runs, what returning a value means, and shows a short
 implementation. A contract test (``core/tests/test_hookspecs.py``) fails when a hook has no
-example here or no ``test_hook_<name>`` test anywhere in the repository.
+example here or no ``test_hook_<name>`` test anywhere in the repository. This module imports
+nothing but pluggy at run time (the types below are for readers and type checkers).
 """
 
 from __future__ import annotations
@@ -24,11 +34,10 @@ if TYPE_CHECKING:
     import typer
 
     from weaver.config import Config
-    from weaver.engine import Session
+    from weaver.context import HookContext
     from weaver.events import Event
-    from weaver.execution import ExecutionResult
-    from weaver.guards import GuardContext
-    from weaver.llm import LLMRequest, LLMResponse
+    from weaver.execution.result import ExecutionResult
+    from weaver.llm.request import LLMRequest, LLMResponse
     from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.model import Round
     from weaver.specs import (
@@ -52,20 +61,23 @@ hookimpl = pluggy.HookimplMarker("weaver")
 # --------------------------------------------------------------------------------------
 
 
-@hookspec(historic=True)
+@hookspec
 def weaver_configure(config: Config) -> None:
-    """Called once the effective configuration is known, before any session starts.
+    """Called once per App, when its effective configuration is known, before any session starts.
 
-    Historic: an extension registered later still receives the call. Use it to read your
-    own table and prepare module state; raise :class:`weaver.errors.ConfigError` to refuse
-    a configuration.
+    Use it to refuse a
+    configuration whose values contradict each other (raise
+    :class:`weaver.errors.ConfigError`); ranges of single values belong in attrs validators
+    on your config table. Never keep the configuration in module state: every runtime hook
+    gets it as ``ctx.config``, and two Apps in one process have different ones.
 
     Example::
 
         @weaver.hookimpl
         def weaver_configure(config):
-            global LIMIT
-            LIMIT = config.table("retry_guard").max_identical_errors
+            limits = config.table(CostGuardConfig)
+            if limits.max_session_cost and not config.table("llm").prices:
+                raise ConfigError("max_session_cost needs prices", table="cost_guard", key="max_session_cost")
     """
 
 
@@ -77,7 +89,7 @@ def weaver_cli(app: typer.Typer) -> None:
     the command needs inside the command, so ``weaver --help`` stays fast. A command that
     needs the project takes ``ctx: typer.Context`` and calls
     ``weaver.cli.CliState.of(ctx).app()``. If this hook raises, the extension is reported as
-    failed by ``weaver plugins`` and dropped; the CLI still works.
+    failed by ``weaver extensions`` and dropped; the CLI still works.
 
     Example::
 
@@ -174,16 +186,19 @@ def weaver_executors() -> Iterable[ExecutorSpec]:
 
 
 @hookspec
-def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str]) -> Sequence[Violation]:
+def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str], ctx: HookContext) -> Sequence[Violation]:
     """Judge code before it runs. Every verifier runs; all violations are reported together.
 
     ``code`` is exactly the text that will run; ``plugins`` are the names of the plugins
-    bound in the kernel. Return an empty sequence (or ``None``) when the code is clean.
+    bound in the kernel (``ctx.plugins`` has their specs). Read your settings from
+    ``ctx.config``. Return an empty sequence (or ``None``) when the code is clean.
 
     Example::
 
         @weaver.hookimpl
-        def weaver_verify_code(code, mode, plugins):
+        def weaver_verify_code(code, mode, ctx):
+            if not ctx.config.table(NoPrintConfig).enabled:
+                return []
             return [Violation(line=n, rule="no-print", message="return values instead of printing")
                     for n, text in enumerate(code.splitlines(), 1) if text.startswith("print(")]
     """
@@ -195,7 +210,7 @@ def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str]) -> S
 
 
 @hookspec
-def weaver_before_llm_call(request: LLMRequest, ctx: GuardContext) -> Verdict | None:
+def weaver_before_llm_call(request: LLMRequest, ctx: HookContext) -> Verdict | None:
     """Called before every LLM call; a ``stop`` verdict prevents the call.
 
     ``request.estimated_prompt_tokens`` is known before the call, so a budget can refuse a
@@ -211,7 +226,7 @@ def weaver_before_llm_call(request: LLMRequest, ctx: GuardContext) -> Verdict | 
 
 
 @hookspec
-def weaver_after_llm_call(request: LLMRequest, response: LLMResponse, ctx: GuardContext) -> Verdict | None:
+def weaver_after_llm_call(request: LLMRequest, response: LLMResponse, ctx: HookContext) -> Verdict | None:
     """Called after every successful LLM call with the reply and its usage.
 
     Example::
@@ -224,7 +239,7 @@ def weaver_after_llm_call(request: LLMRequest, response: LLMResponse, ctx: Guard
 
 
 @hookspec
-def weaver_before_execute(code: str, ctx: GuardContext) -> Verdict | None:
+def weaver_before_execute(code: str, ctx: HookContext) -> Verdict | None:
     """Called after verification and before code runs in the kernel.
 
     ``warn`` and ``inject`` messages travel with the execution result to the model.
@@ -239,7 +254,7 @@ def weaver_before_execute(code: str, ctx: GuardContext) -> Verdict | None:
 
 
 @hookspec
-def weaver_after_execute(code: str, result: ExecutionResult, ctx: GuardContext) -> Verdict | None:
+def weaver_after_execute(code: str, result: ExecutionResult, ctx: HookContext) -> Verdict | None:
     """Called after code ran, with its result; ``stop`` ends the step's retries.
 
     Example::
@@ -252,60 +267,83 @@ def weaver_after_execute(code: str, result: ExecutionResult, ctx: GuardContext) 
 
 
 # --------------------------------------------------------------------------------------
-# Inside the kernel
-# --------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def weaver_plugin_call_budget(config: Config) -> int | None:
-    """How many plugin calls one execution may make; the first non-``None`` answer wins.
-
-    Calls past the budget raise ``PluginBudgetExceeded`` inside the kernel. No answer means
-    calls are counted but not limited.
-
-    Example::
-
-        @weaver.hookimpl
-        def weaver_plugin_call_budget(config):
-            return config.table("loop_detector").plugin_call_budget
-    """
-
-
-# --------------------------------------------------------------------------------------
 # Memory and feedback
 # --------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
 def weaver_compress_memory(
-    rounds: Sequence[Round], budget: MemoryBudget, role: str
+    rounds: Sequence[Round], budget: MemoryBudget, role: str, ctx: HookContext
 ) -> CompressedMemory | None:
     """Shrink the history a role puts in its prompt; the first non-``None`` answer wins.
 
-    ``budget`` says how many tokens the history may take. The core's fallback (``trylast``)
-    keeps every round.
+    ``budget`` says how many tokens the history may take; ``role`` is the role whose prompt
+    it is (also ``ctx.role``). The core's fallback (``trylast``) keeps every round. Work
+    that needs a model is started between rounds (:func:`weaver_round_end`) and its result
+    kept with ``ctx.persist``; this hook only reads ``ctx.state``.
 
     Example::
 
         @weaver.hookimpl
-        def weaver_compress_memory(rounds, budget, role):
+        def weaver_compress_memory(rounds, budget, ctx):
             if len(rounds) > 10:
                 return CompressedMemory(summary="(older rounds omitted)", rounds=tuple(rounds[-10:]))
     """
 
 
-@hookspec(firstresult=True)
-def weaver_format_feedback(result: ExecutionResult, code: str) -> str | None:
-    """Turn an execution result into the text the model reads; the first answer wins.
+@hookspec
+def weaver_trim_feedback(result: ExecutionResult, code: str, ctx: HookContext) -> ExecutionResult | None:
+    """Shorten an execution result before it is turned into text for the model.
 
-    The core's fallback (``trylast``) reports everything; a guard can trim tracebacks and
-    long output.
+    A chain: each implementation receives what the one before it returned, so two trimmers
+    both apply. Return ``None`` to leave the result as it is. The one formatter
+    (:func:`weaver_format_feedback`) then lays the result out.
 
     Example::
 
         @weaver.hookimpl
-        def weaver_format_feedback(result, code):
-            return f"status: {'ok' if result.ok else 'error'}\\n{result.stdout[-2000:]}"
+        def weaver_trim_feedback(result, ctx):
+            return attrs.evolve(result, stdout=result.stdout[-2000:])
+    """
+
+
+@hookspec(firstresult=True)
+def weaver_format_feedback(result: ExecutionResult, code: str, ctx: HookContext) -> str | None:
+    """Turn an (already trimmed) execution result into the text the model reads.
+
+    The first answer wins; the core's fallback (``trylast``) lays out every part.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_format_feedback(result):
+            return f"status: {'ok' if result.ok else 'error'}\\n{result.stdout}"
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Session lifecycle
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def weaver_round_end(round: Round, rounds: Sequence[Round], ctx: HookContext) -> None:
+    """Called when a round has ended and been recorded, with the finished round.
+
+    ``rounds`` are all of the session's rounds, this one last.
+    The place for work a round leaves behind: start it with ``ctx.spawn(coro)``; the
+    session's next round waits for it and closing the session awaits it. A hook that raises
+    is logged; the session goes on.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_round_end(round, ctx):
+            async def note():
+                reply = await ctx.llm(role="Notes").chat([{"role": "user", "content": round.user_query}])
+                ctx.persist("notes.last", reply.text)
+
+            ctx.spawn(note())
     """
 
 
@@ -315,13 +353,12 @@ def weaver_format_feedback(result: ExecutionResult, code: str) -> str | None:
 
 
 @hookspec
-def weaver_event(event: Event, session: Session | None) -> None:
+def weaver_event(event: Event, ctx: HookContext | None) -> None:
     """Receive every event of every session: the console, logs, tracing and UIs use it.
 
-    Called on the engine's event loop: return quickly and never block. ``session`` is the
-    live session the event belongs to (``None`` when there is none); an observer that needs
-    more than the event (the session's rounds, its LLM service) can start a task on the
-    running loop with it. Implementations that do not name ``session`` do not receive it.
+    Called on the engine's event loop: return quickly, never block, and never start work
+    (work a round leaves behind belongs in :func:`weaver_round_end`). ``ctx`` is the
+    context of the event's session (``None`` for an event outside a session).
 
     Example::
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -30,8 +32,19 @@ def _now() -> float:
     return round(time.time(), 6)
 
 
+def as_tuple(items: Iterable[Any]) -> tuple[Any, ...]:
+    """The converter of tuple fields: any iterable in, a tuple out (typed for the attrs plugin of mypy)."""
+    return tuple(items)
+
+
 class AttachmentType(str, enum.Enum):
-    """The typed fields a post can carry. Names and values are TaskWeaver's wire names."""
+    """The core's attachment types. Names and values are TaskWeaver's wire names.
+
+    The vocabulary is open: a role declares the further types it writes in its
+    :class:`weaver.specs.RoleSpec` (``attachment_types``), and any name that
+    :func:`attachment_type` accepts can be attached. Consumers that do not know a type show
+    its content as text.
+    """
 
     # Planner
     plan_reasoning = "plan_reasoning"
@@ -57,6 +70,29 @@ class AttachmentType(str, enum.Enum):
     file = "file"
     text = "text"
 
+    def __str__(self) -> str:
+        return self.value
+
+
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def attachment_type(value: str) -> str:
+    """A core type as its :class:`AttachmentType` member, any other valid name as itself.
+
+    A name is lower-case letters, digits and ``_``, starting with a letter (at most 64
+    characters), as in ``summary`` or ``sql_query``; anything else is a ``ValueError``.
+    """
+    try:
+        return AttachmentType(value)
+    except ValueError:
+        pass
+    if not isinstance(value, str) or not _TYPE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid attachment type: use lower-case letters, digits and _, starting with a letter"
+        )
+    return value
+
 
 class RoundState(str, enum.Enum):
     """Where a round is in its life. ``finished``, ``failed`` and ``cancelled`` are final."""
@@ -81,7 +117,8 @@ class Attachment:
     result), so consumers never re-parse text.
     """
 
-    type: AttachmentType = attrs.field(converter=AttachmentType)
+    type: str = attrs.field(converter=attachment_type)
+    """A core :class:`AttachmentType` member, or the name of a type an extension declared."""
     content: str
     extra: Any = None
     id: str = attrs.field(factory=lambda: new_id("atta"))
@@ -94,15 +131,15 @@ class Post:
     send_from: str
     send_to: str
     message: str = ""
-    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=tuple)
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=as_tuple)
     id: str = attrs.field(factory=lambda: new_id("post"))
     created_at: float = attrs.field(factory=_now)
 
-    def attachment(self, type: AttachmentType | str) -> Attachment | None:
+    def attachment(self, type: str) -> Attachment | None:
         """The last attachment of ``type``, or ``None``."""
-        wanted = AttachmentType(type)
+        wanted = attachment_type(type)
         for item in reversed(self.attachments):
-            if item.type is wanted:
+            if item.type == wanted:
                 return item
         return None
 
@@ -148,7 +185,7 @@ class Round:
     id: str = attrs.field(factory=lambda: new_id("round"))
     state: RoundState = attrs.field(default=RoundState.created, converter=RoundState)
     reason: str | None = None
-    posts: tuple[Post, ...] = attrs.field(default=(), converter=tuple)
+    posts: tuple[Post, ...] = attrs.field(default=(), converter=as_tuple)
     answer: str | None = None
     usage: Usage = Usage()
     created_at: float = attrs.field(factory=_now)

@@ -2,39 +2,62 @@
 
 A role is any object with ``async def reply(self, ctx: RoleContext) -> Post``; the engine
 creates one per session from its :class:`weaver.specs.RoleSpec` and calls ``reply`` each
-time a post is sent to it. ``ctx`` carries the incoming post, the round so far, earlier
-rounds, the configuration and the session's services; :meth:`RoleContext.new_post` gives a
-:class:`PostBuilder` that reports the post to the event stream while it is being written.
+time a post is sent to it. ``ctx`` holds facts (the incoming post, the round so far, earlier
+rounds, the enabled roles, the :class:`weaver.context.HookContext`) and ports: ``llm`` (the
+model, guarded and recorded), ``run_code`` (the verified pipeline, the only way a role runs
+code), ``variables()`` (the kernel's inventory), ``plugins`` (what code can call),
+``memory(budget)`` (earlier rounds as the compressors shrink them), ``emit`` and
+:meth:`RoleContext.new_post`, a :class:`PostBuilder` that reports the post to the event
+stream while it is being written. There is no session object to reach past them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from weaver.events import Event, EventType
-from weaver.model import Attachment, AttachmentType, Post, Round, new_id
+from weaver.events import EventType
+from weaver.model import Attachment, AttachmentType, Post, Round, attachment_type, new_id
 from weaver.specs import VerifyMode
 
 if TYPE_CHECKING:
-    from weaver.coderun import CodeRun
     from weaver.config import Config
-    from weaver.engine import Session
-    from weaver.extensions import Hooks
-    from weaver.guards import GuardContext
-    from weaver.llm.service import RoleLLM
-    from weaver.specs import RoleSpec
+    from weaver.context import ChatPort, HookContext
+    from weaver.execution.pipeline import CodeRun
+    from weaver.execution.result import VariableInfo
+    from weaver.memory import CompressedMemory, MemoryBudget
+    from weaver.specs import PluginSpec, RoleSpec
 
 
 class Role(Protocol):
     async def reply(self, ctx: RoleContext) -> Post: ...
 
 
-@attrs.frozen
+class RunCode(Protocol):
+    """``await ctx.run_code(code, mode, step=...)``: verifiers, guards, the kernel, feedback."""
+
+    async def __call__(self, code: str, mode: VerifyMode = VerifyMode.normal, *, step: str | None = None) -> CodeRun: ...
+
+
+class PluginCatalog(Protocol):
+    """The plugins generated code can call, as a role sees them."""
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def specs(self) -> tuple[PluginSpec, ...]: ...
+
+    def render(self, names: Iterable[str] | None = None) -> str:
+        """Typed Python signatures with their docs, for a prompt."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
 class RoleContext:
-    """Everything a role may use to answer one post."""
+    """Everything a role may use to answer one post: facts and the session's ports."""
 
     spec: RoleSpec
     post: Post
@@ -42,40 +65,32 @@ class RoleContext:
     history: tuple[Round, ...]
     roles: Mapping[str, RoleSpec]
     """Enabled roles by wire alias, including this one."""
-    config: Config
-    hooks: Hooks
-    session: Session
+    hook: HookContext
+    """This reply's context, as hooks see it (its ``step`` is the plan step the post carries)."""
+    llm: ChatPort
+    """The model on this role's alias (``[<role>] llm``, else the default)."""
+    run_code: RunCode
+    variables: Callable[[], tuple[VariableInfo, ...]]
+    """The kernel's variables after the latest execution (empty before the first)."""
+    plugins: PluginCatalog
+    memory: Callable[[MemoryBudget], CompressedMemory]
+    """Earlier rounds for this role's prompt, as the installed compressors shrink them to ``budget``."""
 
     @property
     def alias(self) -> str:
         return self.spec.alias
 
+    @property
+    def config(self) -> Config:
+        return self.hook.config
+
     def emit(self, type: EventType | str, /, post_id: str | None = None, **data: Any) -> None:
         """Report an event on this session and round."""
-        self.session.emit(Event(type, self.session.id, self.round.id, post_id, data))
+        self.hook.emit(self.hook.event(type, post_id, **data))
 
     def status(self, message: str) -> None:
         """Say what the role is doing now (``composing prompt``, ``calling the model``...)."""
         self.emit(EventType.status, message=message, role=self.alias)
-
-    def guard_context(self, step: str | None = None) -> GuardContext:
-        """What guards see of this reply; ``step`` defaults to the plan step the incoming post
-        carries (``current_plan_step``), so a role's LLM calls and executions share one step."""
-        if step is None:
-            carried = self.post.attachment(AttachmentType.current_plan_step)
-            step = carried.content.strip() or None if carried is not None else None
-        return self.session.guard_context(self.alias, self.round, step)
-
-    @property
-    def llm(self) -> RoleLLM:
-        """The LLM client for this reply, on this role's model alias (``[<role>] llm``, else the default)."""
-        return self.session.app.llm.for_role(self)
-
-    async def run_code(self, code: str, mode: VerifyMode = VerifyMode.normal, *, step: str | None = None) -> CodeRun:
-        """Verify, guard, execute and describe ``code`` in this session's kernel (:mod:`weaver.coderun`)."""
-        from weaver.coderun import run_code
-
-        return await run_code(self, code, mode, step=step)
 
     def new_post(self, send_to: str | None = None) -> PostBuilder:
         """Start a post from this role; its parts stream to the event stream as they are added."""
@@ -85,11 +100,16 @@ class RoleContext:
         """The other enabled roles, in configuration order."""
         return [spec for alias, spec in self.roles.items() if alias != self.alias]
 
+    def writable(self, type: str) -> bool:
+        """Whether posts may carry attachments of ``type``: a core type, or one an enabled role declares."""
+        kind = attachment_type(type)
+        return isinstance(kind, AttachmentType) or any(kind in spec.attachment_types for spec in self.roles.values())
+
 
 class AttachmentStream:
     """An attachment whose text arrives in pieces (a plan or code streaming from the model)."""
 
-    def __init__(self, builder: PostBuilder, type: AttachmentType) -> None:
+    def __init__(self, builder: PostBuilder, type: str) -> None:
         self._builder = builder
         self.type = type
         self.id = new_id("atta")
@@ -98,7 +118,7 @@ class AttachmentStream:
     def append(self, delta: str) -> None:
         if delta:
             self.parts.append(delta)
-            self._builder._emit(EventType.attachment_delta, attachment_id=self.id, type=self.type.value, delta=delta)
+            self._builder._emit(EventType.attachment_delta, attachment_id=self.id, type=str(self.type), delta=delta)
 
     def close(self, content: str | None = None, extra: Any = None) -> Attachment:
         """Finish it; ``content`` replaces the streamed text when the final value is known."""
@@ -120,8 +140,18 @@ class PostBuilder:
     def _emit(self, type: EventType, /, **data: Any) -> None:
         self._ctx.emit(type, post_id=self.id, **data)
 
-    def attach(self, type: AttachmentType | str, content: str, extra: Any = None, *, id: str | None = None) -> Attachment:
-        item = Attachment(AttachmentType(type), content, extra, **({"id": id} if id else {}))
+    def attach(self, type: str, content: str, extra: Any = None, *, id: str | None = None) -> Attachment:
+        """Add (or, with the ``id`` of one already added, replace) an attachment of ``type``.
+
+        ``type`` is a core :class:`weaver.model.AttachmentType` or a name the role declares
+        in its ``RoleSpec.attachment_types``.
+        """
+        if not self._ctx.writable(type):
+            raise ValueError(
+                f"attachment type {type!r} is not declared: add it to attachment_types in the RoleSpec of "
+                f"{self._ctx.spec.name!r} (core types: {', '.join(t.value for t in AttachmentType)})"
+            )
+        item = Attachment(type, content, extra, **({"id": id} if id else {}))
         self.attachments = [a for a in self.attachments if a.id != item.id] + [item]
         # Imported here: extensions import this module for RoleContext, and cattrs behind
         # weaver.serde would add tens of milliseconds to every `weaver --help`.
@@ -130,8 +160,9 @@ class PostBuilder:
         self._emit(EventType.attachment, attachment=to_data(item))
         return item
 
-    def stream(self, type: AttachmentType | str) -> AttachmentStream:
-        return AttachmentStream(self, AttachmentType(type))
+    def stream(self, type: str) -> AttachmentStream:
+        """An attachment of ``type`` whose text is appended as it streams; :meth:`AttachmentStream.close` adds it."""
+        return AttachmentStream(self, attachment_type(type))
 
     def message_delta(self, delta: str) -> None:
         if delta:
@@ -156,5 +187,3 @@ class PostBuilder:
             id=self.id,
         )
 
-
-EventCallback = Callable[[Event], None]

@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from weaver.model import as_tuple
+
 
 @attrs.frozen
 class RoleSpec:
@@ -22,13 +24,19 @@ class RoleSpec:
     config table); ``alias`` is the wire name used in ``send_to`` (``Planner``).
     ``factory()`` is called once per session and returns an object with
     ``async def reply(self, ctx: weaver.roles.RoleContext) -> weaver.model.Post``.
-    ``description`` is how other roles (the Planner) introduce this one to the model.
+    ``description`` is how other roles (the Planner) introduce this one to the model, and
+    ``planner_hint`` is further guidance a planning role shows about when and how to use it
+    (Recepta's explains how the Planner solves a step by itself).
+    ``attachment_types`` names the attachment types the role writes beyond the core's
+    :class:`weaver.model.AttachmentType`; two extensions declaring one name is an error.
     """
 
     name: str
     alias: str
     factory: Callable[[], Any]
     description: str = ""
+    attachment_types: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
+    planner_hint: str = ""
 
 
 @attrs.frozen
@@ -76,15 +84,19 @@ class ExecutorSpec:
 class ConfigTable:
     """A config table an extension owns: ``[name]`` validated against the attrs class ``schema``.
 
-    ``schema`` is an attrs class whose fields all have defaults; ``secret_keys`` names the
-    keys ``weaver config show`` masks (keys ending in ``key``, ``secret``, ``token`` or
-    ``password``, such as ``api_key``, are masked anyway).
+    ``schema`` is an attrs class whose fields all have defaults (range checks are attrs
+    validators on its fields, see :mod:`weaver.config`); ``secret_keys`` names the keys
+    ``weaver config show`` masks (keys ending in ``key``, ``secret``, ``token`` or
+    ``password``, such as ``api_key``, are masked anyway). ``moved`` maps keys this table
+    no longer has to where they went (``"table.key"``): a value set at the old place is
+    used at the new one, with a deprecation warning.
     """
 
     name: str
     schema: type
     description: str = ""
     secret_keys: frozenset[str] = frozenset()
+    moved: Mapping[str, str] = attrs.field(factory=dict)
 
 
 class VerifyMode(str, enum.Enum):

@@ -13,17 +13,28 @@ it, so every post reported done before the kill is still there.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import attrs
 import cattrs
 
+from weaver.errors import WeaverError
 from weaver.events import Event, EventType
 from weaver.model import Post, Round, RoundState
 from weaver.serde import from_data, to_json
 
 LOG_NAME = "events.jsonl"
 INTERRUPTED = "interrupted: the process stopped before this round ended"
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""What a session id may be: it names a directory, so no separators, dots or other characters."""
+
+
+@attrs.define(eq=False)
+class InvalidSessionId(WeaverError):
+    """A session id that cannot name a session directory (``..``, ``/abs``, empty, ...)."""
+
+    session_id: str = ""
 
 
 @attrs.frozen
@@ -82,6 +93,19 @@ def _ends_torn(path: Path) -> bool:
 
 def sessions_dir(workspace: Path) -> Path:
     return workspace / "sessions"
+
+
+def session_paths(workspace: Path, session_id: str) -> SessionPaths:
+    """The paths of session ``session_id``, which must be letters, digits, ``_`` and ``-``.
+
+    Raises :class:`InvalidSessionId` for anything else, so no id can reach outside the
+    workspace's ``sessions/`` directory.
+    """
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise InvalidSessionId(
+            f"{session_id!r} is not a session id: use 1 to 128 letters, digits, '_' and '-'", session_id=str(session_id)
+        )
+    return SessionPaths(sessions_dir(workspace) / session_id)
 
 
 def session_ids(workspace: Path) -> list[str]:

@@ -43,7 +43,7 @@ def test_translator_answers_with_the_models_translation(app, fake_llm):
     ],
 )
 def test_guard_stops_code_that_deletes_files(app, code, stopped):
-    outcome = app.hooks.before_execute(code, app.session().guard_context("CodeInterpreter"))
+    outcome = app.hooks.before_execute(code, app.session().hook_context("CodeInterpreter"))
     if stopped:
         assert outcome.stopped is not None and outcome.stopped.action is VerdictAction.stop
         assert outcome.stopped.source == "translator.no_delete"

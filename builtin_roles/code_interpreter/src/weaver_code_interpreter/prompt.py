@@ -147,8 +147,8 @@ def build_messages(
     ctx: RoleContext, config: CodeInterpreterConfig, mode: VerifyMode, plugins_text: str
 ) -> list[ChatMessage]:
     me = ctx.alias
-    memory = ctx.hooks.compress_memory(ctx.history, MemoryBudget(max_tokens=config.history_max_tokens), me)
+    memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens))
     turns = conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)
-    turns.append(("user", request_text(ctx, ctx.session.variables(), config)))
+    turns.append(("user", request_text(ctx, ctx.variables(), config)))
     system = instructions(me, mode, plugins_text, config.extra_instructions)
     return list(chat_messages(system, turns))

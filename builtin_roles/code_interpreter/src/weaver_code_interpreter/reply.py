@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from weaver.errors import WeaverError
+from weaver.replies import InvalidReply
 
 FIELDS = ("thought", "reply_type", "reply_content")
 REPLY_TYPES = ("python", "text")
@@ -49,11 +49,8 @@ class CodeReply:
         return self.reply_type == "python"
 
 
-@attrs.define(eq=False)
-class InvalidCodeReply(WeaverError):
+class InvalidCodeReply(InvalidReply):
     """A reply that fits the schema but cannot be used; ``feedback`` is for the model."""
-
-    feedback: str = ""
 
 
 def validate_reply(data: Any) -> CodeReply:

@@ -16,17 +16,17 @@ its raw reply (``invalid_response``) and the feedback it got (``revise_message``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from weaver.coderun import CodeRun, format_violations
-from weaver.llm import ChatMessage, ReplyFormatError
+from weaver.execution.pipeline import CodeRun, format_violations
 from weaver.model import AttachmentType, Post
+from weaver.replies import structured_reply
 from weaver.serde import to_data
 from weaver.specs import VerifyMode
 from weaver_code_interpreter.config import CodeInterpreterConfig
 from weaver_code_interpreter.prompt import build_messages
-from weaver_code_interpreter.reply import FIELDS, REPLY_SCHEMA, SCHEMA_NAME, CodeReply, InvalidCodeReply, validate_reply
+from weaver_code_interpreter.reply import FIELDS, REPLY_SCHEMA, SCHEMA_NAME, CodeReply, validate_reply
 
 if TYPE_CHECKING:
     from weaver.roles import AttachmentStream, PostBuilder, RoleContext
@@ -36,70 +36,53 @@ class CodeInterpreter:
     """The CodeInterpreter; stateless between requests (the kernel holds the state)."""
 
     async def reply(self, ctx: RoleContext) -> Post:
-        config: CodeInterpreterConfig = ctx.config.table("code_interpreter")
+        config = ctx.config.table(CodeInterpreterConfig)
         mode = VerifyMode.plugin_only if config.plugin_only else VerifyMode.normal
         ctx.status("composing prompt")
-        messages = build_messages(ctx, config, mode, ctx.session.app.plugins.render())
+        messages = build_messages(ctx, config, mode, ctx.plugins.render())
         builder = ctx.new_post(send_to=ctx.post.send_from)
-        attempt = 0
-        while True:
-            attempt += 1
-            streams, on_field = _field_streams(builder)
-            ctx.status(
-                "calling the model"
-                if attempt == 1
-                else f"calling the model (correction {attempt - 1} of {config.max_retries})"
+        runs: list[CodeRun] = []
+
+        async def run(reply: CodeReply, last: bool) -> str | None:
+            """Run code replies; a failed run goes back to the model unless it was the last attempt."""
+            if not reply.is_code:
+                return None
+            outcome = await ctx.run_code(reply.reply_content, mode)
+            runs.append(outcome)
+            if outcome.ok or outcome.stopped is not None or last:
+                return None
+            return outcome.feedback if outcome.blocked else f"{outcome.feedback}\n\nFix the code and send all of it again."
+
+        answer = await structured_reply(
+            ctx,
+            builder,
+            messages,
+            schema=REPLY_SCHEMA,
+            schema_name=SCHEMA_NAME,
+            validate=validate_reply,
+            fields=FIELDS,
+            max_corrections=config.max_retries,
+            accept=run,
+        )
+        reply = answer.value
+        if reply is None:
+            builder.attach(AttachmentType.invalid_response, answer.raw)
+            builder.attach(AttachmentType.execution_status, "none")
+            builder.set_message(
+                f"I could not produce a usable reply in {answer.attempts} attempts "
+                f"([code_interpreter] max_retries = {config.max_retries}); the last problem: {answer.feedback}"
             )
-            run: CodeRun | None = None
-            try:
-                response = await ctx.llm.chat(
-                    messages, reply_schema=REPLY_SCHEMA, schema_name=SCHEMA_NAME, on_field=on_field
-                )
-                raw = response.text
-                reply = validate_reply(response.data)
-            except ReplyFormatError as error:
-                raw, feedback = error.raw, error.feedback
-            except InvalidCodeReply as error:
-                feedback = error.feedback
-            else:
-                if not reply.is_code:
-                    _close(builder, streams, reply)
-                    builder.set_message(reply.reply_content)
-                    return builder.build()
-                run = await ctx.run_code(reply.reply_content, mode)
-                if run.ok or run.stopped is not None or attempt > config.max_retries:
-                    _close(builder, streams, reply)
-                    _attach_run(builder, run)
-                    builder.set_message(_message(run, attempt, config))
-                    return builder.build()
-                feedback = run.feedback if run.blocked else f"{run.feedback}\n\nFix the code and send all of it again."
-            if attempt > config.max_retries:
-                builder.attach(AttachmentType.invalid_response, raw)
-                builder.attach(AttachmentType.execution_status, "none")
-                builder.set_message(
-                    f"I could not produce a usable reply in {attempt} attempts "
-                    f"([code_interpreter] max_retries = {config.max_retries}); the last problem: {feedback}"
-                )
-                return builder.build()
-            builder.attach(AttachmentType.invalid_response, raw)
-            builder.attach(AttachmentType.revise_message, feedback)
-            messages = [*messages, ChatMessage("assistant", raw), ChatMessage("user", feedback)]
+            return builder.build()
+        _close(builder, answer.streams, reply)
+        if not reply.is_code:
+            builder.set_message(reply.reply_content)
+            return builder.build()
+        _attach_run(builder, runs[-1])
+        builder.set_message(_message(runs[-1], answer.attempts, config))
+        return builder.build()
 
 
-def _field_streams(builder: PostBuilder) -> tuple[dict[str, AttachmentStream], Callable[[str, str], None]]:
-    """One attempt's attachments, filled as its fields stream; an abandoned attempt's stay unclosed."""
-    streams: dict[str, AttachmentStream] = {}
-
-    def on_field(field: str, delta: str) -> None:
-        if field in FIELDS:
-            if field not in streams:
-                streams[field] = builder.stream(field)
-            streams[field].append(delta)
-
-    return streams, on_field
-
-
-def _close(builder: PostBuilder, streams: dict[str, AttachmentStream], reply: CodeReply) -> None:
+def _close(builder: PostBuilder, streams: Mapping[str, AttachmentStream], reply: CodeReply) -> None:
     for name in FIELDS:
         value = getattr(reply, name)
         if name in streams:

@@ -36,7 +36,7 @@ from typing import Any
 import attrs
 
 from weaver.errors import WeaverError
-from weaver.model import USER, Attachment, AttachmentType, Post, Round
+from weaver.model import USER, Attachment, AttachmentType, Post, Round, as_tuple
 
 BUILTIN_DIR = Path(__file__).parent / "examples"
 PROJECT_DIR_NAME = "planner_examples"
@@ -62,7 +62,7 @@ class Example:
     """One example conversation and the file it came from."""
 
     path: str
-    rounds: tuple[Round, ...] = attrs.field(converter=tuple)
+    rounds: tuple[Round, ...] = attrs.field(converter=as_tuple)
     enabled: bool = True
 
     @property
@@ -142,7 +142,7 @@ def load_examples(dirs: Iterable[Path]) -> list[Example]:
     A file is parsed again only when it changed: every session's Planner reads the same
     examples, and parsing YAML is a new session's largest cost on the host.
     """
-    found = []
+    found: list[Example] = []
     for folder in dirs:
         if folder.is_dir():
             files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from weaver.model import AttachmentType, Post, Round
+from weaver.model import AttachmentType, Post, Round, as_tuple
 from weaver.serde import from_data
 
 
@@ -48,7 +48,7 @@ class Dependency:
     """One annotation: ``kind`` of dependency on the steps numbered ``on``."""
 
     kind: DependencyKind = attrs.field(converter=DependencyKind)
-    on: tuple[int, ...] = attrs.field(converter=tuple)
+    on: tuple[int, ...] = attrs.field(converter=as_tuple)
 
 
 @attrs.frozen
@@ -57,7 +57,7 @@ class InitStep:
 
     number: int
     text: str
-    dependencies: tuple[Dependency, ...] = attrs.field(default=(), converter=tuple)
+    dependencies: tuple[Dependency, ...] = attrs.field(default=(), converter=as_tuple)
 
 
 @attrs.frozen
@@ -79,14 +79,14 @@ class Plan:
     parsed or looks wrong.
     """
 
-    init_steps: tuple[InitStep, ...] = attrs.field(default=(), converter=tuple)
-    steps: tuple[PlanStep, ...] = attrs.field(default=(), converter=tuple)
+    init_steps: tuple[InitStep, ...] = attrs.field(default=(), converter=as_tuple)
+    steps: tuple[PlanStep, ...] = attrs.field(default=(), converter=as_tuple)
     current: int | None = None
     current_text: str = ""
     stop: str = ""
     turn: int = 1
     revision: int = 0
-    notes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    notes: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
 
     def step(self, number: int | None) -> PlanStep | None:
         return next((s for s in self.steps if s.number == number), None)

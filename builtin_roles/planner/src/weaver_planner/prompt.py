@@ -1,7 +1,8 @@
 """The Planner's prompt: instructions, example conversations, history, the current round.
 
-The instructions introduce the user and every enabled worker from its role spec, explain
-the planning process and the stop reasons, and show the reply format. Conversations
+The instructions introduce the user and every enabled worker from its role spec (its
+description, or its ``planner_hint`` where it has one), explain the planning process and the
+stop reasons, and show the reply format. Conversations
 follow as chat turns, each opened by :data:`NEW_CONVERSATION`: the examples first, then the
 session (a summary of older rounds if a compressor made one, earlier rounds, this round).
 In them the Planner's own posts are assistant turns holding its JSON reply; posts to the
@@ -19,7 +20,6 @@ from weaver.specs import RoleSpec
 from weaver_planner.reply import FIELDS, STOP_REASONS
 
 NEW_CONVERSATION = "A new conversation starts here."
-RECEPTA_NAME = "recepta"
 
 _STOP_MEANINGS = {
     "InProcess": "work remains; use it whenever you send to a worker",
@@ -84,19 +84,6 @@ def _workers_section(workers: Sequence[RoleSpec]) -> str:
     return "\n\n".join(parts)
 
 
-def _recepta_section(alias: str) -> str:
-    return f"""\
-# Steps you solve yourself, with {alias}
-Not every step needs a worker. When a step is simple reading and reasoning you can do
-reliably in your head (extracting values from text you were given, comparing a value with
-a short list, checking a condition, putting results into a format or a template), do it
-yourself: work it out in the message as "Thought: …" lines followed by "Result: …" with
-the actual result, send that message to {alias} with stop InProcess, and move
-current_plan_step to the step you solved. {alias} only acknowledges; then go on with the
-next step. Use a worker that runs code for anything that needs files, data, computation
-beyond a few numbers, or exact processing of long text."""
-
-
 def _format_section(recipients: Sequence[str]) -> str:
     skeleton = {
         "plan_reasoning": "your reasoning about the request and the progress so far",
@@ -129,8 +116,10 @@ def instructions(
     extra: str = "",
 ) -> str:
     """The system message: who takes part, how to plan, when to stop, the reply format."""
-    recepta = next((w for w in workers if w.name == RECEPTA_NAME), None)
-    doers = [w for w in workers if w is not recepta]
+    # A worker with a hint (Recepta's: how the Planner solves a step itself) is introduced
+    # by that hint, after the planning process it refers to, not as a generic worker.
+    hinted = [w for w in workers if w.planner_hint.strip()]
+    doers = [w for w in workers if not w.planner_hint.strip()]
     you = (
         f"You are {me.alias}. You turn the User's request into a plan, have it carried out step "
         "by step by the workers below, check every result, and answer the User."
@@ -153,8 +142,7 @@ def instructions(
         ),
         _PLANNING,
     ]
-    if recepta is not None:
-        sections.append(_recepta_section(recepta.alias))
+    sections.extend(w.planner_hint.strip() for w in hinted)
     sections.append(_format_section(recipients))
     sections.append(_CONVERSATIONS)
     if extra.strip():

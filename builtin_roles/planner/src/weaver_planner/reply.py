@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from weaver.errors import WeaverError
+from weaver.replies import InvalidReply
 
 STOP_REASONS: tuple[str, ...] = (
     "InProcess",
@@ -84,15 +84,16 @@ class PlannerReply:
 
 
 @attrs.define(eq=False)
-class InvalidPlannerReply(WeaverError):
-    """A parsed reply breaks a rule; ``problems`` are sentences addressed to the model."""
+class InvalidPlannerReply(InvalidReply):
+    """A parsed reply breaks a rule; ``problems`` are sentences addressed to the model, and
+    ``feedback`` the correction request made of them."""
 
     problems: tuple[str, ...] = ()
 
-    @property
-    def feedback(self) -> str:
-        """The correction request for the model."""
-        return " ".join(self.problems) + " Reply again with the whole JSON object, corrected."
+    @classmethod
+    def of(cls, problems: tuple[str, ...]) -> InvalidPlannerReply:
+        feedback = " ".join(problems) + " Reply again with the whole JSON object, corrected."
+        return cls("invalid Planner reply", feedback=feedback, problems=problems)
 
 
 def validate_reply(data: Mapping[str, Any], *, me: str, recipients: Sequence[str]) -> PlannerReply:
@@ -115,5 +116,5 @@ def validate_reply(data: Mapping[str, Any], *, me: str, recipients: Sequence[str
     if not data["message"].strip():
         problems.append("'message' is empty; write what the recipient should do or know.")
     if problems or recipient is None:
-        raise InvalidPlannerReply("invalid Planner reply", problems=tuple(problems))
+        raise InvalidPlannerReply.of(tuple(problems))
     return PlannerReply(**{name: data[name] for name in FIELDS if name != "send_to"}, send_to=recipient)

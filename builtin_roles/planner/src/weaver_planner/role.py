@@ -10,23 +10,23 @@ abandoned reply and the correction request stay on the post as ``invalid_respons
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from weaver.engine import RoundStopped
-from weaver.llm import ChatMessage, ReplyFormatError, chat_messages
+from weaver.errors import RoundStopped
+from weaver.llm import ChatMessage, chat_messages
 from weaver.memory import MemoryBudget
-from weaver.model import USER, AttachmentType, Post
+from weaver.model import USER, Post
+from weaver.replies import structured_reply
 from weaver.serde import to_data
 from weaver_planner.config import PlannerConfig
 from weaver_planner.examples import Example, example_dirs, load_examples, usable
 from weaver_planner.plan import Plan, build_plan, latest_plan
 from weaver_planner.prompt import Turn, conversation_turns, instructions
-from weaver_planner.reply import FIELDS, InvalidPlannerReply, PlannerReply, reply_schema, validate_reply
+from weaver_planner.reply import FIELDS, reply_schema, validate_reply
 
 if TYPE_CHECKING:
-    from weaver.roles import AttachmentStream, PostBuilder, RoleContext
+    from weaver.roles import RoleContext
 
 SCHEMA_NAME = "planner_reply"
 RAW_REPLY_LIMIT = 2000
@@ -41,7 +41,7 @@ class Planner:
         self._examples: list[Example] | None = None
 
     async def reply(self, ctx: RoleContext) -> Post:
-        config: PlannerConfig = ctx.config.table("planner")
+        config = ctx.config.table(PlannerConfig)
         me = ctx.alias
         turn = sum(1 for post in ctx.round.posts if post.send_from == me) + 1
         previous = latest_plan(ctx.round, me)
@@ -51,56 +51,35 @@ class Planner:
         ctx.status("composing prompt")
         messages = self._messages(ctx, config, recipients, last_turn=turn == config.max_steps)
         builder = ctx.new_post()
-        reply, streams = await self._valid_reply(ctx, config, builder, messages, recipients)
+        limit = config.max_self_corrections
+        answer = await structured_reply(
+            ctx,
+            builder,
+            messages,
+            schema=reply_schema(recipients),
+            schema_name=SCHEMA_NAME,
+            validate=lambda data: validate_reply(data, me=me, recipients=recipients),
+            fields=_STREAMED,
+            message_field="message",
+            max_corrections=limit,
+            correction=lambda feedback, n: f"{feedback} (correction {n} of at most {limit})",
+        )
+        reply = answer.value
+        if reply is None:
+            raise RoundStopped(
+                f"the Planner's reply was still invalid after {limit} self-corrections "
+                f"([planner] max_self_corrections): {answer.feedback} Last raw reply: {_clip(answer.raw)}"
+            )
         plan = build_plan(reply.init_plan, reply.plan, reply.current_plan_step, reply.stop, previous)
         for name in _STREAMED:
             extra = to_data(plan) if name == "plan" else None
-            if name in streams:
-                streams[name].close(getattr(reply, name), extra)
+            if name in answer.streams:
+                answer.streams[name].close(getattr(reply, name), extra)
             else:
                 builder.attach(name, getattr(reply, name), extra)
         builder.set_message(reply.message)
         builder.set_send_to(reply.send_to)
         return builder.build()
-
-    async def _valid_reply(
-        self,
-        ctx: RoleContext,
-        config: PlannerConfig,
-        builder: PostBuilder,
-        messages: list[ChatMessage],
-        recipients: list[str],
-    ) -> tuple[PlannerReply, dict[str, AttachmentStream]]:
-        """The first valid reply, and the attachments its fields streamed into."""
-        schema = reply_schema(recipients)
-        corrections = 0
-        while True:
-            streams, on_field = _field_streams(builder)
-            ctx.status("calling the model")
-            try:
-                response = await ctx.llm.chat(messages, reply_schema=schema, schema_name=SCHEMA_NAME, on_field=on_field)
-            except ReplyFormatError as error:
-                raw, feedback = error.raw, error.feedback
-            else:
-                raw = response.text
-                try:
-                    return validate_reply(response.data, me=ctx.alias, recipients=recipients), streams
-                except InvalidPlannerReply as error:
-                    feedback = error.feedback
-            corrections += 1
-            if corrections > config.max_self_corrections:
-                raise RoundStopped(
-                    f"the Planner's reply was still invalid after {config.max_self_corrections} self-corrections "
-                    f"([planner] max_self_corrections): {feedback} Last raw reply: {_clip(raw)}"
-                )
-            request = f"{feedback} (correction {corrections} of at most {config.max_self_corrections})"
-            builder.attach(AttachmentType.invalid_response, raw)
-            builder.attach(AttachmentType.revise_message, request)
-            builder.set_message("")
-            ctx.status(
-                f"the reply was invalid; asking for a correction ({corrections} of {config.max_self_corrections})"
-            )
-            messages = [*messages, ChatMessage("assistant", raw), ChatMessage("user", request)]
 
     # ---- the prompt --------------------------------------------------------------------
 
@@ -111,8 +90,7 @@ class Planner:
         turns: list[Turn] = []
         for example in self._usable_examples(ctx, config):
             turns.extend(conversation_turns(example.rounds, me))
-        budget = MemoryBudget(max_tokens=config.history_max_tokens)
-        memory = ctx.hooks.compress_memory(ctx.history, budget, me)
+        memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens))
         turns.extend(conversation_turns((*memory.rounds, ctx.round), me, summary=memory.summary))
         if last_turn:
             warning = (
@@ -130,25 +108,6 @@ class Planner:
             project = Path(ctx.config.project_dir)
             self._examples = load_examples(example_dirs(project, config.example_dirs, config.builtin_examples))
         return usable(self._examples, ctx.roles)
-
-
-def _field_streams(builder: PostBuilder) -> tuple[dict[str, AttachmentStream], Callable[[str, str], None]]:
-    """Attachments for one attempt's fields as they stream, and the ``on_field`` callback filling them.
-
-    The message streams into the post itself; an attempt that turns out invalid leaves its
-    attachments unclosed, so they never become part of the post.
-    """
-    streams: dict[str, AttachmentStream] = {}
-
-    def on_field(field: str, delta: str) -> None:
-        if field == "message":
-            builder.message_delta(delta)
-        elif field in _STREAMED:
-            if field not in streams:
-                streams[field] = builder.stream(field)
-            streams[field].append(delta)
-
-    return streams, on_field
 
 
 def _clip(text: str) -> str:

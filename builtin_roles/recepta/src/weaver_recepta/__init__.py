@@ -16,10 +16,22 @@ from typing import Any
 from weaver.hookspecs import hookimpl
 from weaver.specs import RoleSpec
 
+ALIAS = "Recepta"
 RECEPTA_DESCRIPTION = (
     "Listens to the results you work out yourself and only acknowledges them, so you can go on "
     "to your next step. It does no work of its own."
 )
+PLANNER_HINT = f"""\
+# Steps you solve yourself, with {ALIAS}
+Not every step needs a worker. When a step is simple reading and reasoning you can do
+reliably in your head (extracting values from text you were given, comparing a value with
+a short list, checking a condition, putting results into a format or a template), do it
+yourself: work it out in the message as "Thought: …" lines followed by "Result: …" with
+the actual result, send that message to {ALIAS} with stop InProcess, and move
+current_plan_step to the step you solved. {ALIAS} only acknowledges; then go on with the
+next step. Use a worker that runs code for anything that needs files, data, computation
+beyond a few numbers, or exact processing of long text."""
+"""How the Planner is told to use Recepta (the Planner does not know Recepta by name)."""
 
 
 def _make_recepta() -> Any:
@@ -30,4 +42,12 @@ def _make_recepta() -> Any:
 
 @hookimpl
 def weaver_roles() -> list[RoleSpec]:
-    return [RoleSpec(name="recepta", alias="Recepta", factory=_make_recepta, description=RECEPTA_DESCRIPTION)]
+    return [
+        RoleSpec(
+            name="recepta",
+            alias=ALIAS,
+            factory=_make_recepta,
+            description=RECEPTA_DESCRIPTION,
+            planner_hint=PLANNER_HINT,
+        )
+    ]

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from weaver.config import Config
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, VerifyMode, Violation
 from weaver_code_verifier.settings import CodeVerifierConfig
 
+if TYPE_CHECKING:
+    from weaver.context import HookContext
+
 __all__ = ["CodeVerifierConfig", "verify"]
 
 TABLE = "code_verifier"
-_config = CodeVerifierConfig()
 
 
 def parse(code: str) -> ast.Module | Violation:
@@ -69,7 +71,7 @@ def verify(
     """Every violation in ``code``, in line order; an empty list when it is clean."""
     from weaver_code_verifier import normal, plugin_only
 
-    config = config or _config
+    config = config or CodeVerifierConfig()
     tree = parse(code)
     if isinstance(tree, Violation):
         return [tree]
@@ -86,17 +88,12 @@ def weaver_config_tables() -> list[ConfigTable]:
 
 
 @hookimpl
-def weaver_configure(config: Config) -> None:
-    global _config
-    _config = config.table(TABLE)
-
-
-@hookimpl
-def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str]) -> list[Violation]:
-    if not _config.enabled:
+def weaver_verify_code(code: str, mode: VerifyMode, plugins: Sequence[str], ctx: HookContext) -> list[Violation]:
+    config = ctx.config.table(CodeVerifierConfig)
+    if not config.enabled:
         return []
     try:
-        return verify(code, mode, plugins, _config)
+        return verify(code, mode, plugins, config)
     except Exception as exc:  # noqa: BLE001 - a verifier that cannot judge must block, not allow
         from weaver_code_verifier import normal
 

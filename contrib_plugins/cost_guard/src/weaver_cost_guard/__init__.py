@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from weaver.errors import ConfigError
+from weaver.config import at_least
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, Verdict
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import typer
 
     from weaver.config import Config
-    from weaver.guards import GuardContext
+    from weaver.context import HookContext
     from weaver.llm import LLMRequest
 
 NAME = "cost_guard"
@@ -44,13 +44,13 @@ NAME = "cost_guard"
 class CostGuardConfig:
     """``[cost_guard]``: budgets checked before every LLM call; ``0`` turns a budget off."""
 
-    max_session_tokens: int = 1_000_000
+    max_session_tokens: int = attrs.field(default=1_000_000, validator=at_least(0))
     """Prompt plus completion tokens of every call in the session."""
-    max_session_cost: float = 0.0
+    max_session_cost: float = attrs.field(default=0.0, validator=at_least(0))
     """Money per session in the currency of the ``[llm]`` prices (off by default, like the prices)."""
-    max_round_llm_calls: int = 50
+    max_round_llm_calls: int = attrs.field(default=50, validator=at_least(0))
     """LLM calls one round may make; a round that loops between roles hits this."""
-    max_session_rounds: int = 100
+    max_session_rounds: int = attrs.field(default=100, validator=at_least(0))
     """Rounds (user requests) one session may have."""
 
 
@@ -60,22 +60,10 @@ def weaver_config_tables() -> list[ConfigTable]:
 
 
 @hookimpl
-def weaver_configure(config: Config) -> None:
-    if NAME not in config.tables:
-        # The hook is historic: registered late, this extension also gets configurations
-        # built before it was, which have no table of its own.
-        return
-    limits: CostGuardConfig = config.table(NAME)
-    for field in attrs.fields(CostGuardConfig):
-        if getattr(limits, field.name) < 0:
-            raise ConfigError("must be 0 (off) or positive", source=config.sources.get(f"{NAME}.{field.name}", ""), table=NAME, key=field.name)
-
-
-@hookimpl
-def weaver_before_llm_call(request: LLMRequest, ctx: GuardContext) -> Verdict | None:
+def weaver_before_llm_call(request: LLMRequest, ctx: HookContext) -> Verdict | None:
     from weaver_cost_guard.budget import NextCall, refusal
 
-    limits: CostGuardConfig = ctx.config.table(NAME)
+    limits = ctx.config.table(CostGuardConfig)
     call = NextCall(
         role=request.role,
         estimated_prompt_tokens=request.estimated_prompt_tokens,

@@ -118,7 +118,7 @@ class _Finder(ast.NodeVisitor):
             self.visit(node)
         self.loops.pop()
 
-    def _report(self, name: str | None, node: ast.AST, repeated_by: str) -> None:
+    def _report(self, name: str | None, node: ast.expr, repeated_by: str) -> None:
         if name in self.plugins:
             self.found.append(LoopCall(name, node.lineno, node.col_offset, repeated_by))
         elif name in self.callers:
@@ -140,7 +140,7 @@ class _Finder(ast.NodeVisitor):
         for child in node.orelse:
             self.visit(child)
 
-    visit_AsyncFor = visit_For  # type: ignore[assignment]
+    visit_AsyncFor = visit_For
 
     def visit_While(self, node: ast.While) -> None:
         self._inside(f"the while loop on line {node.lineno}", [node.test, *node.body])
@@ -157,7 +157,7 @@ class _Finder(ast.NodeVisitor):
         inner += [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
         self._inside(label, inner)
 
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension  # type: ignore[assignment]
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
     def visit_Call(self, node: ast.Call) -> None:
         if self.loops:

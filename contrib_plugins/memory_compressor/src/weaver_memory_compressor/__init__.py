@@ -6,10 +6,12 @@ estimated tokens pass ``budget.trigger_share`` of ``budget.max_tokens``, the las
 ending with the names of the variables still alive in the kernel.
 
 The summary is the model's incremental summary (the previous summary plus the rounds that
-have just become old), made when a round ends (``weaver_event`` on ``round_end``) because the
-compression hook itself is synchronous; see :mod:`weaver_memory_compressor.summarize`. Rounds
-the model has not summarized (yet, or because it failed) are condensed deterministically:
-request, plan, code that ran, failures by class, answer; outputs are dropped.
+have just become old), written when a round ends (``weaver_round_end`` starts it with
+``ctx.spawn``; the next round waits for it) and kept in the session's log
+(``ctx.persist``), so a resumed session or another process reuses it instead of summarizing
+again; see :mod:`weaver_memory_compressor.summarize`. Rounds the model has not summarized
+(yet, or because it failed) are condensed deterministically: request, plan, code that ran,
+failures by class, answer; outputs are dropped.
 
 .. code-block:: toml
 
@@ -27,20 +29,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from weaver.errors import ConfigError
-from weaver.events import EventType
+from weaver.config import at_least
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from weaver.config import Config
-    from weaver.engine import Session
-    from weaver.events import Event
+    from weaver.context import HookContext
     from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.model import Round
-    from weaver_memory_compressor.compress import SummaryStore
 
 NAME = "memory_compressor"
 
@@ -53,27 +49,10 @@ class MemoryCompressorConfig:
     """Ask the model for an incremental summary between rounds (else deterministic only)."""
     llm: str | None = None
     """The model alias that writes summaries; ``None`` uses ``[llm]`` itself."""
-    summary_words: int = 250
+    summary_words: int = attrs.field(default=250, validator=at_least(1))
     """The longest summary the model is asked for."""
-    kept_text_chars: int = 600
+    kept_text_chars: int = attrs.field(default=600, validator=at_least(1))
     """The cap on each request, plan, code block and answer a condensed round keeps."""
-
-
-_kept_chars = MemoryCompressorConfig().kept_text_chars
-"""``kept_text_chars`` of the configuration last seen: the compression hook has no config argument."""
-_store: SummaryStore | None = None
-pending: set[asyncio.Task[None]] = set()
-"""Summaries being made (held so the loop does not drop them half-way); empty when all are done."""
-
-
-def store() -> SummaryStore:
-    """The summaries of every session in this process (created on first use)."""
-    global _store
-    if _store is None:
-        from weaver_memory_compressor.compress import SummaryStore
-
-        _store = SummaryStore()
-    return _store
 
 
 @hookimpl
@@ -82,52 +61,22 @@ def weaver_config_tables() -> list[ConfigTable]:
 
 
 @hookimpl
-def weaver_configure(config: Config) -> None:
-    global _kept_chars
-    if NAME not in config.tables:
-        # The hook is historic: registered late, this extension also gets configurations
-        # built before it was, which have no table of its own.
-        return
-    settings: MemoryCompressorConfig = config.table(NAME)
-    for key in ("summary_words", "kept_text_chars"):
-        if getattr(settings, key) <= 0:
-            raise ConfigError("must be positive", source=config.sources.get(f"{NAME}.{key}", ""), table=NAME, key=key)
-    _kept_chars = settings.kept_text_chars
-
-
-@hookimpl
-def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget, role: str) -> CompressedMemory | None:
+def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget, ctx: HookContext) -> CompressedMemory | None:
     from weaver.llm.usage import estimate_tokens
     from weaver_memory_compressor.compress import compress
 
-    return compress(rounds, budget, role, store=store(), estimate=estimate_tokens, max_chars=_kept_chars)
+    return compress(rounds, budget, ctx, estimate=estimate_tokens, max_chars=ctx.config.table(MemoryCompressorConfig).kept_text_chars)
 
 
 @hookimpl
-def weaver_event(event: Event, session: Session | None) -> None:
-    if event.type is not EventType.round_end or session is None:
-        return
-    settings: MemoryCompressorConfig = session.app.config.table(NAME)
+def weaver_round_end(rounds: Sequence[Round], ctx: HookContext) -> None:
+    settings = ctx.config.table(MemoryCompressorConfig)
     if not settings.summarize_with_llm:
         return
-    rounds = session.rounds
-    work = store().claim(rounds)
-    if work is None:
-        return
+    from weaver_memory_compressor.compress import pending_work
     from weaver_memory_compressor.summarize import summarize
 
-    previous, new_rounds = work
-
-    async def run() -> None:
-        try:
-            await summarize(
-                session, store(), previous, new_rounds, words=settings.summary_words, max_chars=settings.kept_text_chars
-            )
-        finally:
-            store().release(rounds)
-
-    import asyncio  # here, not at the top: `weaver --help` imports every extension
-
-    task = asyncio.get_running_loop().create_task(run())
-    pending.add(task)
-    task.add_done_callback(pending.discard)
+    work = pending_work(rounds, ctx)
+    if work is not None:
+        previous, new_rounds = work
+        ctx.spawn(summarize(ctx, settings, previous, new_rounds, rounds))

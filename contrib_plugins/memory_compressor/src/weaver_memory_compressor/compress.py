@@ -1,17 +1,21 @@
-"""Deciding what to compress, and the summaries kept between rounds.
+"""Deciding what to compress, and the summary a session keeps between rounds.
 
 A role's history is compressed when its estimated size passes ``trigger_share`` of the
 role's budget: the last ``keep_recent_rounds`` rounds stay verbatim (fewer when they alone
 overflow the budget) and the older ones become one summary. That summary is the model's
-incremental summary where one covers them (:class:`SummaryStore`), extended by the
-deterministic condensed form of any round the model has not summarized yet.
+incremental summary where one covers them (kept in the session's state under
+:data:`SUMMARY_KEY`), extended by the deterministic condensed form of any round the model
+has not summarized yet.
+
+How many rounds the round's compressions kept verbatim is noted in the round's scratch
+space, so that when the round ends the summarizer knows which rounds the next compression
+will need summarized.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +29,13 @@ from weaver_memory_compressor.history import (
     with_variables,
 )
 
+if TYPE_CHECKING:
+    from weaver.context import HookContext
+
+SUMMARY_KEY = "memory_compressor.summary"
+"""Where the session's state keeps the model's summary: ``{"covered": [round ids], "text": ...}``."""
+SCRATCH_KEY = "memory_compressor"
+
 
 @attrs.frozen
 class Summary:
@@ -33,79 +44,19 @@ class Summary:
     covered: tuple[str, ...]
     text: str
 
-
-@attrs.define
-class _Entry:
-    summary: Summary | None = None
-    keep: int | None = None
-    """How many recent rounds the last compression kept verbatim (what to summarize next)."""
-    busy: bool = False
+    def as_state(self) -> dict[str, Any]:
+        return {"covered": list(self.covered), "text": self.text}
 
 
-class SummaryStore:
-    """Per session: the latest model summary, how much history the last compression kept,
-    and whether a summary is being made.
-
-    The compression hook sees only rounds, so a session is recognised by the id of its
-    first round, which is unique. Only the ``capacity`` sessions used most recently are kept.
-    """
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._capacity = capacity
-        self._items: OrderedDict[str, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _entry(self, first_round_id: str) -> _Entry:
-        entry = self._items.get(first_round_id)
-        if entry is None:
-            entry = self._items[first_round_id] = _Entry()
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
-        self._items.move_to_end(first_round_id)
-        return entry
-
-    def get(self, rounds: Sequence[Round]) -> Summary | None:
-        """The stored summary of these rounds' session, if it covers a prefix of them."""
-        if not rounds:
-            return None
-        with self._lock:
-            found = self._entry(rounds[0].id).summary
-        if found is None or tuple(r.id for r in rounds[: len(found.covered)]) != found.covered:
-            return None
-        return found
-
-    def put(self, summary: Summary) -> None:
-        with self._lock:
-            self._entry(summary.covered[0]).summary = summary
-
-    def compressed(self, rounds: Sequence[Round], keep: int) -> None:
-        """Note that these rounds were compressed keeping the last ``keep`` verbatim."""
-        with self._lock:
-            self._entry(rounds[0].id).keep = keep
-
-    def claim(self, rounds: Sequence[Round]) -> tuple[Summary | None, Sequence[Round]] | None:
-        """Work for the summarizer: the summary so far and the rounds it does not cover yet
-        that the next compression will summarize; ``None`` when there is none (or when a
-        summary of this session is already being made). The caller must :meth:`release`."""
-        if not rounds:
-            return None
-        with self._lock:
-            entry = self._entry(rounds[0].id)
-            if entry.keep is None or entry.busy:
-                return None
-            previous = entry.summary
-            if previous is not None and tuple(r.id for r in rounds[: len(previous.covered)]) != previous.covered:
-                previous = None
-            covered = len(previous.covered) if previous else 0
-            target = len(rounds) - entry.keep
-            if target <= covered:
-                return None
-            entry.busy = True
-        return previous, rounds[covered:target]
-
-    def release(self, rounds: Sequence[Round]) -> None:
-        with self._lock:
-            self._entry(rounds[0].id).busy = False
+def stored_summary(state: Mapping[str, Any], rounds: Sequence[Round]) -> Summary | None:
+    """The session's stored summary, if it covers a prefix of ``rounds``."""
+    value = state.get(SUMMARY_KEY)
+    if not isinstance(value, Mapping) or not isinstance(value.get("text"), str):
+        return None
+    covered = tuple(str(item) for item in value.get("covered") or ())
+    if not covered or tuple(r.id for r in rounds[: len(covered)]) != covered:
+        return None
+    return Summary(covered, value["text"])
 
 
 def split(rounds: Sequence[Round], budget: MemoryBudget, role: str, estimate: Estimate) -> int | None:
@@ -139,22 +90,39 @@ def split(rounds: Sequence[Round], budget: MemoryBudget, role: str, estimate: Es
 def compress(
     rounds: Sequence[Round],
     budget: MemoryBudget,
-    role: str,
+    ctx: HookContext,
     *,
-    store: SummaryStore,
     estimate: Estimate,
     max_chars: int = 600,
 ) -> CompressedMemory | None:
-    """The compressed history for ``role``, or ``None`` when it fits and stays as it is."""
-    old_count = split(rounds, budget, role, estimate)
+    """The compressed history for ``ctx.role``, or ``None`` when it fits and stays as it is."""
+    old_count = split(rounds, budget, ctx.role, estimate)
     if old_count is None:
         return None
     old = rounds[:old_count]
-    store.compressed(rounds, len(rounds) - old_count)
-    stored = store.get(old)
+    ctx.scratch.setdefault(SCRATCH_KEY, {})["keep"] = len(rounds) - old_count
+    stored = stored_summary(ctx.state, old)
     covered = len(stored.covered) if stored else 0
     text = deterministic_summary(stored.text if stored else "", old[covered:], covered + 1, max_chars=max_chars)
     return CompressedMemory(
         summary=with_variables(text, alive_variables(rounds)),
         rounds=tuple(rounds[old_count:]),
     )
+
+
+def pending_work(rounds: Sequence[Round], ctx: HookContext) -> tuple[Summary | None, Sequence[Round]] | None:
+    """Work for the summarizer when a round ends: the summary so far and the rounds it does not
+    cover yet that the next compression will summarize; ``None`` when there is none.
+
+    The round's compressions noted how many recent rounds they kept verbatim; the next
+    compression keeps as many, so the round that just ended pushes one more round out of them.
+    """
+    keep = ctx.scratch.get(SCRATCH_KEY, {}).get("keep")
+    if keep is None or not rounds:
+        return None
+    previous = stored_summary(ctx.state, rounds)
+    covered = len(previous.covered) if previous else 0
+    target = len(rounds) - keep
+    if target <= covered:
+        return None
+    return previous, rounds[covered:target]

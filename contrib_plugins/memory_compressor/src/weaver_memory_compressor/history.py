@@ -31,7 +31,7 @@ def round_text(item: Round, role: str) -> str:
     parts = []
     for post in _relevant_posts(item, role):
         parts.append(f"{post.send_from} -> {post.send_to}: {post.message}")
-        parts.extend(f"{a.type.value}: {a.content}" for a in post.attachments)
+        parts.extend(f"{a.type}: {a.content}" for a in post.attachments)
     return "\n".join(parts)
 
 

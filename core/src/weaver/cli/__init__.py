@@ -4,7 +4,7 @@ How it is put together, so that every later command (``run``, ``chat``, ``doctor
 ``sessions``, ``demo``, ``check``, ``cost``, ``install``) is one more module:
 
 - :mod:`weaver.cli.root` builds the root command with the global options (``-p/--project``,
-  ``--set table.key=value``, ``--strict-plugins``, ``-v/--verbose``, ``--version``); then every
+  ``--set table.key=value``, ``--strict-extensions``, ``-v/--verbose``, ``--version``); then every
   module named in :data:`weaver.cli.root.COMMANDS` adds its commands through its
   ``register(app: typer.Typer) -> None``; then extensions add theirs through the
   ``weaver_cli`` hook.

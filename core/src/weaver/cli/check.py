@@ -22,14 +22,15 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help='Print a JSON list of {"line", "rule", "message"}.')] = False,
 ) -> None:
     """Verify FILE with every installed verifier: exit 0 when clean, 1 with the violations."""
-    from weaver.coderun import verify_code
+    from weaver.context import HookContext
+    from weaver.execution.pipeline import verify_code
     from weaver.specs import VerifyMode
 
     app = CliState.of(ctx).app()
     mode = VerifyMode.plugin_only if plugin_only else VerifyMode.normal
     code = file.read_text(encoding="utf-8")
-    plugins = app.plugins.names if plugin_only else ()
-    violations = verify_code(app.hooks, code, mode, plugins)
+    context = HookContext(session_id="weaver-check", config=app.config, role="CodeInterpreter", plugins=app.plugin_specs)
+    violations = verify_code(app.hooks, code, mode, context)
     if as_json:
         echo_json([{"line": v.line, "rule": v.rule, "message": v.message} for v in violations])
     elif violations:

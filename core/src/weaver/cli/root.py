@@ -14,7 +14,7 @@ from weaver.cli.state import CliState, holding_logs
 from weaver.errors import WeaverError
 
 COMMANDS: tuple[str, ...] = (
-    "init", "chat", "run", "sessions", "plugins", "roles", "config", "check", "doctor", "install"
+    "init", "chat", "run", "sessions", "plugins", "extensions", "roles", "config", "check", "doctor", "install"
 )
 """Modules of :mod:`weaver.cli` that each add their commands with ``register(app)``, in help order."""
 
@@ -91,8 +91,13 @@ def _root(
         str | None,
         typer.Option("--cassette", metavar="PATH", help="The cassette to record to or replay from (sets llm.cassette)."),
     ] = None,
-    strict_plugins: Annotated[
-        bool, typer.Option("--strict-plugins", help="Fail when an extension fails to load, instead of skipping it.")
+    strict_extensions: Annotated[
+        bool,
+        typer.Option(
+            "--strict-extensions",
+            "--strict-plugins",
+            help="Fail when an extension fails to load, instead of skipping it (--strict-plugins: the old name).",
+        ),
     ] = False,
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Show more logging, and tracebacks on errors.")
@@ -105,7 +110,7 @@ def _root(
     if verbose:
         logging.getLogger().setLevel(logging.INFO)
     llm_sets = [f"llm.{key}={value}" for key, value in (("mode", llm_mode), ("cassette", cassette)) if value]
-    CliState.of(ctx).start(project_dir=project, sets=[*(sets or ()), *llm_sets], strict=strict_plugins, verbose=verbose)
+    CliState.of(ctx).start(project_dir=project, sets=[*(sets or ()), *llm_sets], strict=strict_extensions, verbose=verbose)
 
 
 class _Formatter(logging.Formatter):

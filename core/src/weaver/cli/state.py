@@ -38,7 +38,7 @@ class CliState:
 
     @classmethod
     def load(cls) -> CliState:
-        """Load the extensions ``WEAVER_LOAD_PLUGINS`` selects (all when it is unset)."""
+        """Load the extensions ``WEAVER_LOAD_EXTENSIONS`` selects (all when it is unset)."""
         pm = make_plugin_manager()
         return cls(pm, load_extensions(pm, only=selected_from_env()))
 

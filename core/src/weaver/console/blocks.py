@@ -38,12 +38,12 @@ _HIDDEN = frozenset(
         AttachmentType.shared_memory_entry,
     }
 )
-_LABELLED_TEXT = {
+_LABELLED_TEXT: dict[str, str] = {
     AttachmentType.plan_reasoning: "reasoning",
     AttachmentType.thought: "thought",
     AttachmentType.text: "note",
 }
-_WARNINGS = {
+_WARNINGS: dict[str, str] = {
     AttachmentType.verification: "verifier",
     AttachmentType.code_error: "code error",
     AttachmentType.guard_verdict: "guard",
@@ -185,7 +185,7 @@ def attachment_block(attachment: Attachment, reply_type: str | None = None) -> R
         return None
     if kind in _WARNINGS:
         return Text.assemble((f"{_WARNINGS[kind]} ", "bold yellow"), (attachment.content.strip(), "yellow"))
-    return Text.assemble((f"{kind.value} ", "dim"), attachment.content.strip())
+    return Text.assemble((f"{kind} ", "dim"), attachment.content.strip())  # any type, an extension's too, as text
 
 
 def message_block(send_from: str, send_to: str, message: str, *, brief: bool = False) -> RenderableType:

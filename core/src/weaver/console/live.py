@@ -245,7 +245,7 @@ class LiveView:
             return
         kind, parts = state.streams[key]
         self._clear_stream(key)
-        self._show(state, Attachment(AttachmentType(kind), "".join(parts), id=key))
+        self._show(state, Attachment(kind, "".join(parts), id=key))
 
     def _clear_stream(self, key: str) -> None:
         if self._stream is not None and self._stream[0] == key:

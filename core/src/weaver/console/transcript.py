@@ -33,11 +33,11 @@ def round_markdown(round: Round, number: int) -> str:
             if attachment.type in _SKIPPED:
                 continue
             if attachment.type in _CODE_TYPES and (reply_type is None or reply_type.content.strip() == "python"):
-                lines += [f"**{attachment.type.value}**", "", _fence(attachment.content, "python"), ""]
+                lines += [f"**{attachment.type}**", "", _fence(attachment.content, "python"), ""]
             elif "\n" in attachment.content.strip():
-                lines += [f"**{attachment.type.value}**", "", _fence(attachment.content), ""]
+                lines += [f"**{attachment.type}**", "", _fence(attachment.content), ""]
             else:
-                lines += [f"**{attachment.type.value}**: {attachment.content.strip()}", ""]
+                lines += [f"**{attachment.type}**: {attachment.content.strip()}", ""]
         if post.message.strip():
             lines += [post.message.strip(), ""]
     usage = round.usage

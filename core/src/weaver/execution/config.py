@@ -8,7 +8,7 @@ SANDBOXES = ("none", "bwrap")
 
 
 def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def check(instance: object, attribute: attrs.Attribute, value: str) -> None:  # type: ignore[type-arg]
+    def check(instance: object, attribute: attrs.Attribute, value: str) -> None:
         if value not in choices:
             raise ValueError(f"{attribute.name} must be one of {', '.join(choices)}, got {value!r}")
 

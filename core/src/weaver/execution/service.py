@@ -1,34 +1,48 @@
 """A session's execution service: its executor, created on first use, restored on resume.
 
-The engine's :class:`weaver.engine.Session` delegates to this class for
-``session.execute(code)``, ``session.variables()`` and closing; the engine itself logs each
-result as a durable ``execution`` event.
+The engine's session owns one :class:`SessionExecution` and runs code only through it (the
+verified pipeline, :mod:`weaver.execution.pipeline`, wraps it for roles); the engine logs
+each result as a durable ``execution`` event.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from weaver.errors import UnknownNameError
-from weaver.events import Event, EventType
 from weaver.execution.executor import Executor, ExecutorSetup
 from weaver.execution.restore import RestoreReport, restore
 from weaver.execution.result import ExecutionResult, VariableInfo
 from weaver.serde import to_data
-from weaver.store import read_log
+from weaver.store import SessionPaths, read_log
 
 if TYPE_CHECKING:
     from weaver.config import Config
-    from weaver.engine import Session
+    from weaver.specs import ExecutorSpec, PluginSpec
 
 
 class SessionExecution:
     """Owns one session's executor."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(
+        self,
+        session_id: str,
+        paths: SessionPaths,
+        config: Config,
+        executors: dict[str, ExecutorSpec],
+        plugins: tuple[PluginSpec, ...],
+        *,
+        on_restore: Callable[[str, dict[str, object]], None] = lambda message, report: None,
+    ) -> None:
+        self.session_id = session_id
+        self.paths = paths
+        self.config = config
         self.restore_report: RestoreReport | None = None
+        self._executors = executors
+        self._plugins = plugins
+        self._on_restore = on_restore
         self._executor: Executor | None = None
         self._lock = asyncio.Lock()
 
@@ -37,37 +51,34 @@ class SessionExecution:
         async with self._lock:
             if self._executor is None:
                 self._executor = self._create()
-                if self.session.app.config.table("execution").restore_on_resume:
+                if self.config.table("execution").restore_on_resume:
                     await self._restore(self._executor)
             return self._executor
 
     def _create(self) -> Executor:
-        app = self.session.app
-        name = app.config.table("execution").executor
-        spec = app.registry.executors.get(name)
+        name = self.config.table("execution").executor
+        spec = self._executors.get(name)
         if spec is None:
             raise UnknownNameError(
-                "set [execution] executor", kind="executor", name=name, known=tuple(sorted(app.registry.executors))
+                "set [execution] executor", kind="executor", name=name, known=tuple(sorted(self._executors))
             )
         setup = ExecutorSetup(
-            session_id=self.session.id,
-            plugins=app.plugins.specs,
-            plugin_call_budget=app.hooks.plugin_call_budget(app.config),
+            session_id=self.session_id,
+            plugins=self._plugins,
+            plugin_call_budget=self.config.table("plugins").call_budget or None,
         )
-        return spec.factory(self.session.paths.root, app.config, setup)
+        executor: Executor = spec.factory(self.paths.root, self.config, setup)
+        return executor
 
     async def _restore(self, executor: Executor) -> None:
         # A first executor with executions already in the log means a resumed session:
         # those ran in a kernel of an earlier process.
-        log = self.session.paths.log
-        if not log.is_file():
+        if not self.paths.log.is_file():
             return
-        report = await restore(executor, read_log(log).events)
+        report = await restore(executor, read_log(self.paths.log).events)
         if report.rerun:
             self.restore_report = report
-            self.session.emit(
-                Event(EventType.status, self.session.id, data={"message": report.summary(), "restore": to_data(report)})
-            )
+            self._on_restore(report.summary(), to_data(report))
 
     async def execute(self, code: str) -> ExecutionResult:
         return await (await self.executor()).execute(code)

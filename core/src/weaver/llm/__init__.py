@@ -1,7 +1,8 @@
 """The LLM layer: structured replies, live field streaming, usage and cost, retries, recording.
 
 Roles use it as ``await ctx.llm.chat(messages, reply_schema=..., on_field=...)``
-(:class:`weaver.llm.service.RoleLLM`). Modules, one job each:
+(:class:`weaver.llm.service.ChatClient`), hooks as ``ctx.llm(alias).chat(...)``. Modules,
+one job each:
 
 ``config``        the ``[llm]`` table and model aliases
 ``client``        the built-in OpenAI-compatible backend (``openai`` is imported lazily)
@@ -10,7 +11,7 @@ Roles use it as ``await ctx.llm.chat(messages, reply_schema=..., on_field=...)``
 ``stream``        the incremental scanner that surfaces fields while they stream
 ``usage``         tokens, prices and the cost report
 ``cassette``      recording and replay
-``service``       the App's LLM service and the role-bound client
+``service``       the App's LLM service and the chat client roles and hooks hold
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import attrs
 
 from weaver.llm.config import JsonMode
 from weaver.llm.request import ChatMessage
+from weaver.model import as_tuple
 
 TextCallback = Callable[[str], None]
 StatusCallback = Callable[[str], None]
@@ -25,7 +26,7 @@ class BackendRequest:
     """One chat completion to send: the provider's model name, the final messages, the JSON mode."""
 
     model: str
-    messages: tuple[ChatMessage, ...] = attrs.field(converter=tuple)
+    messages: tuple[ChatMessage, ...] = attrs.field(converter=as_tuple)
     json_mode: JsonMode = "text"
     reply_schema: Mapping[str, Any] | None = None
     schema_name: str = "reply"

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import attrs
 
-from weaver.model import Usage
+from weaver.model import Usage, as_tuple
 
 MessageRole = Literal["system", "user", "assistant"]
 
@@ -45,7 +45,7 @@ class LLMRequest:
 
     role: str
     model: str
-    messages: tuple[ChatMessage, ...] = attrs.field(converter=tuple)
+    messages: tuple[ChatMessage, ...] = attrs.field(converter=as_tuple)
     reply_schema: Mapping[str, Any] | None = None
     schema_name: str = "reply"
     estimated_prompt_tokens: int = 0

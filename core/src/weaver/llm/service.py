@@ -1,22 +1,24 @@
-"""The LLM service of an App, and the client a role gets as ``ctx.llm``.
+"""The LLM service of an App, and the chat client a role or a hook gets as ``ctx.llm``.
 
 :class:`LLMService` (one per :class:`weaver.App`, created on first use) resolves model
-aliases to backends, keeps the cassette, and scrubs secrets. :class:`RoleLLM` is that
-service bound to one role's reply: its :meth:`RoleLLM.chat` runs the guards, streams
-fields, records the ``llm_call`` event, extracts the reply and checks it.
+aliases to backends, keeps the cassette, and scrubs secrets. Its :meth:`LLMService.chat`
+makes one call on behalf of a :class:`weaver.context.HookContext`: it runs the guards
+with that context, streams fields, records the ``llm_call`` event through the context's
+``emit``, extracts the reply and checks it. :class:`ChatClient` is the service bound to
+one model alias and a source of fresh contexts, which is what roles and hooks hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from weaver.errors import ConfigError, UnknownNameError
+from weaver.errors import ConfigError, RoundStopped, UnknownNameError
 from weaver.events import EventType
 from weaver.llm.backend import Backend, BackendRequest, Completion, StatusCallback, TextCallback
 from weaver.llm.cassette import Cassette, Scrubber
@@ -33,9 +35,9 @@ from weaver.specs import VerdictAction
 
 if TYPE_CHECKING:
     from weaver.config import Config
-    from weaver.extensions import Registry
+    from weaver.context import HookContext
+    from weaver.extensions import Hooks, Registry
     from weaver.guards import Outcome
-    from weaver.roles import RoleContext
 
 FREE_TEXT_FIELD = "text"
 """The field name ``on_field`` reports for a free-text reply (no ``reply_schema``)."""
@@ -48,10 +50,13 @@ NOT_CONFIGURED = (
 class LLMService:
     """Model aliases, their backends (built on first use) and the cassette, for one App."""
 
-    def __init__(self, config: Config, registry: Registry, environ: Mapping[str, str], project_dir: Path) -> None:
+    def __init__(
+        self, config: Config, registry: Registry, hooks: Hooks, environ: Mapping[str, str], project_dir: Path
+    ) -> None:
         self.config = config
-        self.settings: LLMConfig = config.table("llm")
+        self.settings = config.table(LLMConfig)
         self._registry = registry
+        self._hooks = hooks
         self._environ = environ
         self._project_dir = project_dir
         self._models: dict[str, ModelConfig] = {}
@@ -88,13 +93,10 @@ class LLMService:
             self._backends[alias] = spec.factory(model)
         return self._backends[alias]
 
-    def for_role(self, ctx: RoleContext) -> RoleLLM:
-        """The client for one role's reply, on the role's model alias (``[<role>] llm``)."""
-        try:
-            alias = getattr(ctx.config.table(ctx.spec.name), "llm", "") or DEFAULT_ALIAS
-        except ConfigError:
-            alias = DEFAULT_ALIAS
-        return RoleLLM(self, ctx, alias)
+    def alias_for(self, role_name: str) -> str:
+        """The model alias a role calls: ``[<role>] llm`` when its table has one, else the default."""
+        table = self.config.tables.get(role_name)
+        return getattr(table, "llm", None) or DEFAULT_ALIAS
 
     async def complete(
         self, alias: str, request: BackendRequest, on_text: TextCallback, on_status: StatusCallback
@@ -148,45 +150,39 @@ class LLMService:
         return tuple(sorted((v for v in values if v), key=len, reverse=True))
 
 
-class RoleLLM:
-    """The LLM as one role sees it while it replies: ``await ctx.llm.chat(messages, ...)``."""
-
-    def __init__(self, service: LLMService, ctx: RoleContext, alias: str) -> None:
-        self.service = service
-        self.ctx = ctx
-        self.alias = alias
-
     async def chat(
         self,
         messages: Sequence[ChatMessage | Mapping[str, str]],
         *,
+        ctx: HookContext,
+        alias: str = DEFAULT_ALIAS,
         reply_schema: Mapping[str, Any] | None = None,
         schema_name: str = "reply",
         on_field: FieldCallback | None = None,
     ) -> LLMResponse:
-        """Call the model and return its reply.
+        """Call the model on ``alias`` for ``ctx`` (its role, round and session) and return its reply.
 
         With ``reply_schema``, the reply is extracted, unwrapped and checked; a reply that does
         not fit raises :class:`ReplyFormatError` whose ``feedback`` the role can send back.
         ``on_field(field, delta)`` is called as top-level string fields of the reply grow (for
         free text: ``on_field("text", delta)``). A ``stop`` from a guard raises
-        :class:`weaver.engine.RoundStopped`; a transport failure raises :class:`LLMError`.
+        :class:`weaver.errors.RoundStopped`; a transport failure raises :class:`LLMError`.
         """
         chat_messages = tuple(m if isinstance(m, ChatMessage) else ChatMessage(m["role"], m["content"]) for m in messages)  # type: ignore[arg-type]
         request = LLMRequest(
-            role=self.ctx.alias,
-            model=self.alias,
+            role=ctx.role,
+            model=alias,
             messages=chat_messages,
             reply_schema=reply_schema,
             schema_name=schema_name,
             estimated_prompt_tokens=estimate_prompt_tokens(chat_messages),
         )
-        before = self.ctx.hooks.before_llm_call(request, self.ctx.guard_context())
-        self._obey(before)
+        before = self._hooks.before_llm_call(request, ctx)
+        _obey(before, ctx)
         injected = [v.message for v in before.verdicts if v.action is VerdictAction.inject]
         if injected:
             request = attrs.evolve(request, messages=(*request.messages, ChatMessage("system", "\n".join(injected))))
-        model = self.service.model(self.alias)
+        model = self.model(alias)
         backend_request = BackendRequest(
             model=model.model,
             messages=with_instructions(request.messages, reply_schema, model.json_mode),
@@ -195,7 +191,7 @@ class RoleLLM:
             schema_name=schema_name,
         )
         started = time.monotonic()
-        completion = await self._complete(model, backend_request, _text_consumer(on_field, reply_schema is not None))
+        completion = await self._call(ctx, alias, model, backend_request, _text_consumer(on_field, reply_schema is not None))
         latency = time.monotonic() - started
         usage = call_usage(model, backend_request.messages, completion.text, completion.prompt_tokens, completion.completion_tokens)
         data, problem = None, None
@@ -204,14 +200,16 @@ class RoleLLM:
                 data = extract_reply(completion.text, reply_schema)
             except ReplyFormatError as exc:
                 problem = exc
-        self._record(model, usage, latency, "ok" if problem is None else f"invalid_reply: {problem}")
+        self._record(ctx, alias, model, usage, latency, "ok" if problem is None else f"invalid_reply: {problem}")
         response = LLMResponse(text=completion.text, data=data, usage=usage, model=model.model, latency_s=latency)
-        self._obey(self.ctx.hooks.after_llm_call(request, response, self.ctx.guard_context()))
+        _obey(self._hooks.after_llm_call(request, response, ctx), ctx)
         if problem is not None:
             raise problem
         return response
 
-    async def _complete(self, model: ModelConfig, request: BackendRequest, on_text: TextCallback) -> Completion:
+    async def _call(
+        self, ctx: HookContext, alias: str, model: ModelConfig, request: BackendRequest, on_text: TextCallback
+    ) -> Completion:
         """Send the request; a failed or cancelled call is recorded before the error goes on."""
         received: list[str] = []
 
@@ -221,7 +219,7 @@ class RoleLLM:
 
         started = time.monotonic()
         try:
-            return await self.service.complete(self.alias, request, receive, self.ctx.status)
+            return await self.complete(alias, request, receive, ctx.status)
         except (LLMError, asyncio.CancelledError) as exc:
             usage = Usage(llm_calls=1)
             if received:
@@ -233,30 +231,59 @@ class RoleLLM:
                     estimated=True,
                 )
             outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else f"error: {str(exc).splitlines()[0]}"
-            self._record(model, usage, time.monotonic() - started, outcome)
+            self._record(ctx, alias, model, usage, time.monotonic() - started, outcome)
             raise
 
-    def _obey(self, outcome: Outcome) -> None:
-        """Stop the round on a ``stop`` verdict; report warnings as status events."""
-        from weaver.engine import RoundStopped
-
-        stopped = outcome.stopped
-        if stopped is not None:
-            raise RoundStopped(f"{stopped.message} ({stopped.source})" if stopped.source else stopped.message)
-        for verdict in outcome.verdicts:
-            if verdict.action is VerdictAction.warn:
-                self.ctx.status(f"warning from {verdict.source or 'a guard'}: {verdict.message}")
-
-    def _record(self, model: ModelConfig, usage: Usage, latency: float, outcome: str) -> None:
-        self.ctx.emit(
-            EventType.llm_call,
-            model=model.model,
-            alias=self.alias,
-            role=self.ctx.alias,
-            usage=to_data(usage),
-            latency_s=round(latency, 3),
-            outcome=self.service.scrub(outcome),
+    def _record(self, ctx: HookContext, alias: str, model: ModelConfig, usage: Usage, latency: float, outcome: str) -> None:
+        ctx.emit(
+            ctx.event(
+                EventType.llm_call,
+                model=model.model,
+                alias=alias,
+                role=ctx.role,
+                usage=to_data(usage),
+                latency_s=round(latency, 3),
+                outcome=self.scrub(outcome),
+            )
         )
+
+
+def _obey(outcome: Outcome, ctx: HookContext) -> None:
+    """Stop the round on a ``stop`` verdict; report warnings as status events."""
+    stopped = outcome.stopped
+    if stopped is not None:
+        raise RoundStopped(f"{stopped.message} ({stopped.source})" if stopped.source else stopped.message)
+    for verdict in outcome.verdicts:
+        if verdict.action is VerdictAction.warn:
+            ctx.status(f"warning from {verdict.source or 'a guard'}: {verdict.message}")
+
+
+class ChatClient:
+    """The LLM as a role or a hook holds it: one model alias, each call made for a fresh context.
+
+    ``context()`` is called at every call, so guards see the usage of that moment. The
+    client keeps only that port and the service's ``chat``, never the service itself.
+    """
+
+    def __init__(self, service: LLMService, alias: str, context: Callable[[], HookContext]) -> None:
+        self.alias = alias
+        chat = service.chat
+
+        async def call(messages: Sequence[ChatMessage | Mapping[str, str]], **options: Any) -> LLMResponse:
+            return await chat(messages, ctx=context(), alias=alias, **options)
+
+        self._call = call
+
+    async def chat(
+        self,
+        messages: Sequence[ChatMessage | Mapping[str, str]],
+        *,
+        reply_schema: Mapping[str, Any] | None = None,
+        schema_name: str = "reply",
+        on_field: FieldCallback | None = None,
+    ) -> LLMResponse:
+        """Call the model; see :meth:`LLMService.chat`."""
+        return await self._call(messages, reply_schema=reply_schema, schema_name=schema_name, on_field=on_field)
 
 
 def _text_consumer(on_field: FieldCallback | None, structured: bool) -> TextCallback:

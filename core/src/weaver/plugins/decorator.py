@@ -100,7 +100,7 @@ def schema_of(
     declared = getattr(function, SCHEMA_ATTR, None)
     if isinstance(declared, PluginSchema) and name in (None, declared.name):
         return declared
-    target = function.__call__ if inspect.isclass(function) else function  # type: ignore[operator]
+    target = function.__call__ if inspect.isclass(function) else function
     plugin_name: str = name or str(getattr(function, "__name__", ""))
     source = _source(target)
 

@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from weaver.config import at_least
 from weaver.errors import PluginLoadError, UnknownNameError
 from weaver.execution.runtime.plugins import load_target
+from weaver.extensions import collect_plugins
 from weaver.plugins.decorator import SCHEMA_ATTR, schema_of
 from weaver.plugins.schema import PluginSchema
 from weaver.specs import PluginSpec
@@ -48,7 +50,8 @@ TABLE = "plugins"
 
 @attrs.frozen
 class PluginsConfig:
-    """``[plugins]``: where the project's plugins live, which are enabled, and their config.
+    """``[plugins]``: where the project's plugins live, which are enabled, their config, and
+    how many calls code may make.
 
     ``enabled`` empty means every plugin found; ``config`` holds one table per plugin,
     written ``[plugins.config.sql_pull_data]``.
@@ -58,6 +61,9 @@ class PluginsConfig:
     enabled: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     config: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    call_budget: int = attrs.field(default=25, validator=at_least(0))
+    """Plugin calls one execution may make; past it the kernel raises ``PluginBudgetExceeded``
+    and keeps the results so far. 0 counts calls without a limit."""
 
 
 @attrs.frozen
@@ -110,9 +116,7 @@ class PluginSet:
 
 def load_plugins(pm: pluggy.PluginManager, config: Config) -> PluginSet:
     """Every plugin of the app: validated, config resolved, enabled ones only."""
-    from weaver.extensions import collect
-
-    settings: PluginsConfig = config.table(TABLE)
+    settings = config.table(PluginsConfig)
     loaded: dict[str, LoadedPlugin] = {}
     errors: list[PluginLoadError] = []
 
@@ -128,7 +132,7 @@ def load_plugins(pm: pluggy.PluginManager, config: Config) -> PluginSet:
         else:
             loaded[item.name] = item
 
-    specs, providers = collect(pm, "weaver_plugins", "plugin", lambda r: (r.name,), config=config)
+    specs, providers = collect_plugins(pm, config)
     for name, spec in specs.items():
         source = f"extension {providers.get(('plugin', name), '?')}"
         try:

@@ -15,6 +15,7 @@ Only the standard library is imported here: this module is loaded inside the ker
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import sys
 import types
@@ -22,9 +23,25 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-REGISTERED: list[type] = []
-"""Classes passed to :func:`register_plugin` while a module is imported; the loader takes
-the last one and empties the list again."""
+_collected: contextvars.ContextVar[list[type] | None] = contextvars.ContextVar("weaver_taskweaver_plugins", default=None)
+"""The classes :func:`register_plugin` marks inside :func:`collecting`, in this context only."""
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[type]]:
+    """Collect the plugin classes a module registers while it is imported in this block."""
+    found: list[type] = []
+    token = _collected.set(found)
+    try:
+        yield found
+    finally:
+        _collected.reset(token)
+
+
+def _collect(cls: type) -> None:
+    found = _collected.get()
+    if found is not None:
+        found.append(cls)
 
 
 class TaskWeaverContext:
@@ -111,7 +128,7 @@ class Plugin:
 def register_plugin(func: Callable[..., Any] | type) -> Any:
     """Mark a :class:`Plugin` subclass (or a plain function) as the module's plugin."""
     if isinstance(func, type) and issubclass(func, Plugin):
-        REGISTERED.append(func)
+        _collect(func)
     elif callable(func):
         function = func
 
@@ -120,7 +137,7 @@ def register_plugin(func: Callable[..., Any] | type) -> Any:
 
         wrapper = type(f"FuncPlugin_{func.__name__}", (Plugin,), {"__call__": call, "__doc__": func.__doc__})
         wrapper.__module__ = func.__module__
-        REGISTERED.append(wrapper)
+        _collect(wrapper)
         setattr(sys.modules[func.__module__], wrapper.__name__, wrapper)
     else:
         raise TypeError("register_plugin takes a Plugin subclass or a function")
@@ -143,7 +160,7 @@ def installed() -> Iterator[None]:
         yield
         return
     package = types.ModuleType("taskweaver")
-    package.__path__ = []  # type: ignore[attr-defined]
+    package.__path__ = []
     package.plugin = sys.modules[__name__]  # type: ignore[attr-defined]
     sys.modules["taskweaver"] = package
     sys.modules["taskweaver.plugin"] = sys.modules[__name__]

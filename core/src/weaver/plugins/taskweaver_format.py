@@ -114,10 +114,8 @@ def _return(item: Any, index: int, fail: Any, plugin: str) -> ReturnValue:
 
 def _registered_class(py_path: Path, fail: Any, name: str) -> str:
     """Import the file with the compat shim and find the class it registers."""
-    before = len(taskweaver_compat.REGISTERED)
-    import_file(py_path, fail, name)
-    registered = taskweaver_compat.REGISTERED[before:]
-    del taskweaver_compat.REGISTERED[before:]
+    with taskweaver_compat.collecting() as registered:
+        import_file(py_path, fail, name)
     if not registered:
         raise fail(f"{py_path.name} registers no plugin: decorate a Plugin subclass with @register_plugin", name)
     cls = registered[-1]

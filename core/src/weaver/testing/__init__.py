@@ -5,8 +5,9 @@ Fixtures (available in any project that installs ``weaver-core``):
 ``weaver_pm``
     A plugin manager with the core defaults and no entry-point autoload, so whatever is
     installed on the machine never leaks into a test.
-``register_plugin``
-    ``register_plugin(obj)`` registers a hook-implementing object for one test.
+``register_extension``
+    ``register_extension(obj)`` registers a hook-implementing object for one test, with the
+    checks an installed extension gets. ``register_plugin`` is its old name (deprecated).
 ``make_app``
     ``make_app(project_dir=None, **overrides)`` builds an :class:`weaver.App` on
     ``weaver_pm`` in a temporary project directory, closed at teardown.
@@ -29,6 +30,9 @@ Fixtures (available in any project that installs ``weaver-core``):
     For a subprocess, put :data:`FAKE_DISTS_DIR` on ``PYTHONPATH`` instead, or use
     ``run_weaver(..., fake_dists=True)``.
 
+``hook_context(tables=..., settings=..., **fields)`` builds a
+:class:`weaver.context.HookContext` for unit-testing a hook without a session.
+
 ``run_weaver(*args, cwd=...)`` runs the ``weaver`` CLI in a fresh process with no user
 config and none of the machine's ``WEAVER_*``/``OPENAI_*`` settings.
 
@@ -40,6 +44,7 @@ Scripted models: :class:`FakeOpenAIServer` (real HTTP, the real ``openai`` clien
 from __future__ import annotations
 
 from weaver.testing.cli import FAKE_DISTS_DIR, run_weaver
+from weaver.testing.context import hook_context
 from weaver.testing.fake_openai import FakeError, FakeOpenAIServer, FakeReply
 from weaver.testing.roles import ECHO_ROLE, EchoRole, echo_extension
 from weaver.testing.scripted_llm import ScriptedLLM
@@ -53,5 +58,6 @@ __all__ = [
     "FakeReply",
     "ScriptedLLM",
     "echo_extension",
+    "hook_context",
     "run_weaver",
 ]

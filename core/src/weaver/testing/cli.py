@@ -27,7 +27,7 @@ def run_weaver(
     """``weaver ARGS`` in a new process with output captured.
 
     No user config file and no inherited ``WEAVER_*``, ``OPENAI_*`` or color settings.
-    ``load`` is ``WEAVER_LOAD_PLUGINS`` (``""``: no extensions; ``None``: every installed
+    ``load`` is ``WEAVER_LOAD_EXTENSIONS`` (``""``: no extensions; ``None``: every installed
     one); ``fake_dists`` puts :data:`FAKE_DISTS_DIR` on ``PYTHONPATH``; ``script`` runs the
     installed ``weaver`` script instead of ``python -m weaver.cli``; ``env`` is added last.
     """
@@ -36,7 +36,7 @@ def run_weaver(
     if fake_dists:
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FAKE_DISTS_DIR), environ.get("PYTHONPATH")]))
     if load is not None:
-        environ["WEAVER_LOAD_PLUGINS"] = load
+        environ["WEAVER_LOAD_EXTENSIONS"] = load
     environ.update(env)
     command = [str(Path(sys.executable).with_name("weaver"))] if script else [sys.executable, "-m", "weaver.cli"]
     return subprocess.run(

@@ -12,7 +12,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from weaver.extensions import ENTRY_POINT_GROUP, load_extensions, make_plugin_manager
+from weaver.extensions import ENTRY_POINT_GROUP, load_extensions, make_plugin_manager, register
 from weaver.testing import FAKE_DISTS_DIR
 from weaver.testing.fake_openai import FakeOpenAIServer
 
@@ -26,19 +26,31 @@ def weaver_pm() -> pluggy.PluginManager:
 
 
 @pytest.fixture
-def register_plugin(weaver_pm: pluggy.PluginManager) -> Iterator[Callable[[object], object]]:
-    """``register_plugin(obj, name=None)`` registers ``obj`` on ``weaver_pm`` for this test."""
+def register_extension(weaver_pm: pluggy.PluginManager) -> Iterator[Callable[..., object]]:
+    """``register_extension(obj, name=None)`` registers ``obj`` on ``weaver_pm`` for this test.
+
+    It goes through the same checks as an installed extension (an implementation of a hook
+    that does not exist fails the test, naming the likely intended hook).
+    """
     registered: list[object] = []
 
-    def register(obj: object, name: str | None = None) -> object:
-        weaver_pm.register(obj, name=name)
+    def add(obj: object, name: str | None = None) -> object:
+        info = register(weaver_pm, obj, name=name)
+        if info.error is not None:
+            raise info.load_error()
         registered.append(obj)
         return obj
 
-    yield register
+    yield add
     for obj in registered:
         if weaver_pm.is_registered(obj):
             weaver_pm.unregister(obj)
+
+
+@pytest.fixture
+def register_plugin(register_extension: Callable[..., object]) -> Callable[..., object]:
+    """The old name of :func:`register_extension` (extensions were once called plugins); deprecated."""
+    return register_extension
 
 
 @pytest.fixture

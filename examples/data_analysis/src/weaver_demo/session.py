@@ -32,5 +32,5 @@ def demo_app(project: Path, *, mode: str = "replay", cli_sets: Iterable[str] = (
     """An App on ``project`` with the recorded extensions and the cassette in ``mode``."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
     environ["WEAVER_CONFIG"] = os.devnull
-    environ["WEAVER_LOAD_PLUGINS"] = ",".join(EXTENSIONS)
+    environ["WEAVER_LOAD_EXTENSIONS"] = ",".join(EXTENSIONS)
     return App(project, environ=environ, cli_sets=cli_sets, llm={"mode": mode, "cassette": CASSETTE, "model": MODEL, **llm})

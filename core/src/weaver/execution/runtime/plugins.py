@@ -75,7 +75,7 @@ class PluginContext:
         self.session_id = session_id
         self.cwd = cwd
         self.artifacts_dir = artifacts_dir
-        self.variables = MappingProxyType(namespace)  # type: ignore[arg-type]
+        self.variables = MappingProxyType(namespace)
         self.log = logging.getLogger(f"weaver.plugin.{name}")
         self.log.propagate = False
         self.log.setLevel(logging.INFO)

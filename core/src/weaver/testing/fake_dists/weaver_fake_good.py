@@ -8,6 +8,7 @@ import attrs
 import typer
 
 import weaver
+from weaver.errors import RoundStopped
 from weaver.model import USER
 from weaver.specs import ConfigTable, RoleSpec
 
@@ -21,9 +22,11 @@ class FakeGoodConfig:
 
 
 class Greeter:
-    """Answers the user with the configured greeting."""
+    """Answers the user with the configured greeting; the request ``fail`` fails the round."""
 
     async def reply(self, ctx):
+        if ctx.post.message == "fail":
+            raise RoundStopped("the greeter was asked to fail")
         post = ctx.new_post(send_to=USER)
         post.message_delta(f"{ctx.config.table('fake_good').greeting}, {ctx.post.message}")
         return post.build()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from weaver.execution.feedback import format_result
 from weaver.execution.result import ErrorInfo, ExecutionResult
-from weaver_retry_guard import RetryGuardConfig
-from weaver_retry_guard.feedback import trim_result
-from weaver_retry_guard.trim import trim_output, trim_traceback
+from weaver_feedback_trimmer import FeedbackTrimmerConfig
+from weaver_feedback_trimmer.result import trim_result
+from weaver_feedback_trimmer.trim import trim_output, trim_traceback
 
 
 def _traceback(frames: int) -> str:
@@ -66,10 +66,10 @@ def test_trim_result_cuts_every_long_text_and_notes_each_cut_for_the_model() -> 
         error=ErrorInfo("KeyError", "'revenue_usd'", _traceback(40)),
         value_repr=None,
     )
-    trimmed = trim_result(result, RetryGuardConfig())
+    trimmed = trim_result(result, FeedbackTrimmerConfig())
     full, short = format_result(result), format_result(trimmed)
     assert len(short) < len(full) / 3
     assert "KeyError: 'revenue_usd'" in short and "Cell In[3], line 2" in short
     assert any(note.startswith("traceback: ") for note in trimmed.truncated)
     assert any(note.startswith("stdout: 170 lines") for note in trimmed.truncated)
-    assert "omitted by the retry guard" in short
+    assert "omitted by the feedback trimmer" in short

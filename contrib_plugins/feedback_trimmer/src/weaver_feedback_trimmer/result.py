@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from weaver_retry_guard.trim import Trimmed, trim_output, trim_traceback
+from weaver_feedback_trimmer.trim import Trimmed, trim_output, trim_traceback
 
 if TYPE_CHECKING:
     from weaver.execution import ExecutionResult
-    from weaver_retry_guard import RetryGuardConfig
+    from weaver_feedback_trimmer import FeedbackTrimmerConfig
 
 
 def _note(what: str, trimmed: Trimmed) -> list[str]:
@@ -21,10 +21,10 @@ def _note(what: str, trimmed: Trimmed) -> list[str]:
         parts.append(f"{trimmed.omitted_lines} lines")
     if trimmed.omitted_chars:
         parts.append(f"{trimmed.omitted_chars} characters")
-    return [f"{what}: {' and '.join(parts)} omitted by the retry guard"]
+    return [f"{what}: {' and '.join(parts)} omitted by the feedback trimmer"]
 
 
-def trim_result(result: ExecutionResult, settings: RetryGuardConfig) -> ExecutionResult:
+def trim_result(result: ExecutionResult, settings: FeedbackTrimmerConfig) -> ExecutionResult:
     """``result`` with its traceback, stdout, stderr and value trimmed; each cut noted in ``truncated``."""
     notes: list[str] = []
 

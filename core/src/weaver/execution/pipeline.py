@@ -1,4 +1,4 @@
-"""The code pipeline: ``await ctx.run_code(code, mode) -> CodeRun``.
+"""The verified pipeline: the only way a role runs code (``await ctx.run_code(code, mode)``).
 
 One call takes generated code through every check, in order, and stops at the first that
 refuses it:
@@ -6,17 +6,20 @@ refuses it:
 1. every verifier (``weaver_verify_code``): all violations are collected. A verifier that
    crashes, or no verifier at all, blocks the code: nothing unjudged runs;
 2. the ``before_execute`` guards: a ``stop`` verdict means the code does not run;
-3. the session's kernel runs it (``session.execute``);
+3. the session's executor runs it;
 4. the ``after_execute`` guards: ``stop`` ends the step's retries;
-5. the ``weaver_format_feedback`` hook turns the result into the text the model reads (a
-   guard extension may trim it), with the guards' warnings and injected messages after it.
+5. the feedback hooks turn the result into the text the model reads: every
+   ``weaver_trim_feedback`` trimmer in turn, then the one ``weaver_format_feedback``
+   formatter, with the guards' warnings and injected messages after it.
 
 The :class:`CodeRun` keeps every part, so a role reports it and decides whether to retry.
+The session builds one :class:`CodePipeline` around its executor and hands roles only its
+``run`` port, never the executor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -25,11 +28,12 @@ from weaver.guards import Outcome
 from weaver.specs import Verdict, VerifyMode, Violation
 
 if TYPE_CHECKING:
+    from weaver.context import HookContext
     from weaver.execution.result import ExecutionResult
     from weaver.extensions import Hooks
-    from weaver.roles import RoleContext
 
-SOURCE = "weaver.coderun"
+SOURCE = "weaver.execution.pipeline"
+Execute = Callable[[str], Awaitable["ExecutionResult"]]
 
 
 @attrs.frozen
@@ -69,9 +73,7 @@ class CodeRun:
         return self.result.outcome
 
 
-def verify_code(
-    hooks: Hooks, code: str, mode: VerifyMode, plugins: Sequence[str], *, require: bool = True
-) -> tuple[Violation, ...]:
+def verify_code(hooks: Hooks, code: str, mode: VerifyMode, ctx: HookContext, *, require: bool = True) -> tuple[Violation, ...]:
     """Every verifier's violations; a crash, or (when ``require``) no verifier, is a violation."""
     if require and not hooks.has_verifiers():
         return (
@@ -84,7 +86,7 @@ def verify_code(
             ),
         )
     try:
-        return tuple(hooks.verify_code(code, mode, plugins))
+        return tuple(hooks.verify_code(code, mode, ctx))
     except Exception as exc:  # noqa: BLE001 - a verifier that cannot judge must block, not allow
         return (
             Violation(
@@ -111,33 +113,38 @@ def _with_messages(feedback: str, outcome: Outcome) -> str:
     return "\n".join([feedback, *(f"Note: {message}" for message in outcome.messages)])
 
 
-async def run_code(
-    ctx: RoleContext,
-    code: str,
-    mode: VerifyMode = VerifyMode.normal,
-    *,
-    step: str | None = None,
-    require_verifier: bool = True,
-) -> CodeRun:
-    """Verify, guard, execute and describe ``code`` in the session of ``ctx``."""
-    mode = VerifyMode(mode)
-    ctx.status("verifying code")
-    violations = verify_code(ctx.hooks, code, mode, ctx.session.app.plugins.names, require=require_verifier)
-    if violations:
-        return CodeRun(code, mode, violations=violations, feedback=format_violations(violations))
-    guard = ctx.guard_context(step)
-    before = ctx.hooks.before_execute(code, guard)
-    if before.stopped is not None:
-        return CodeRun(
-            code,
-            mode,
-            verdicts=before.verdicts,
-            stopped=before.stopped,
-            feedback=f"The code was NOT run: {before.stopped.message}",
-        )
-    ctx.status("executing code")
-    result = await ctx.session.execute(code)
-    after = ctx.hooks.after_execute(code, result, guard)
-    outcome = Outcome(before.verdicts + after.verdicts)
-    feedback = _with_messages(ctx.hooks.format_feedback(result, code), outcome)
-    return CodeRun(code, mode, verdicts=outcome.verdicts, result=result, feedback=feedback, stopped=after.stopped)
+class CodePipeline:
+    """Verifiers, guards, the executor and the feedback hooks around one session's code.
+
+    ``execute`` runs code in the session's executor and records the result; the pipeline is
+    the only holder of it that roles can reach, through :meth:`run`.
+    """
+
+    def __init__(self, hooks: Hooks, execute: Execute, *, require_verifier: bool = True) -> None:
+        self._hooks = hooks
+        self._execute = execute
+        self._require_verifier = require_verifier
+
+    async def run(self, code: str, mode: VerifyMode, ctx: HookContext) -> CodeRun:
+        """Verify, guard, execute and describe ``code``; ``ctx`` is the calling role's context."""
+        mode = VerifyMode(mode)
+        hooks = self._hooks
+        ctx.status("verifying code")
+        violations = verify_code(hooks, code, mode, ctx, require=self._require_verifier)
+        if violations:
+            return CodeRun(code, mode, violations=violations, feedback=format_violations(violations))
+        before = hooks.before_execute(code, ctx)
+        if before.stopped is not None:
+            return CodeRun(
+                code,
+                mode,
+                verdicts=before.verdicts,
+                stopped=before.stopped,
+                feedback=f"The code was NOT run: {before.stopped.message}",
+            )
+        ctx.status("executing code")
+        result = await self._execute(code)
+        after = hooks.after_execute(code, result, ctx)
+        outcome = Outcome(before.verdicts + after.verdicts)
+        feedback = _with_messages(hooks.feedback(result, code, ctx), outcome)
+        return CodeRun(code, mode, verdicts=outcome.verdicts, result=result, feedback=feedback, stopped=after.stopped)

@@ -1,0 +1,104 @@
+"""The round driver: route posts among roles by ``send_to`` until one reaches the user.
+
+A round ends when a post goes to ``User``, a role or a guard stops it
+(:class:`weaver.errors.RoundStopped`), the hop limit is hit, it is cancelled, or anything
+fails. No exception escapes to the caller for a failed round: the finished
+:class:`weaver.model.Round` records what happened and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from weaver.errors import RoundStopped
+from weaver.events import Event, EventType
+from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState
+from weaver.serde import to_data
+
+if TYPE_CHECKING:
+    from weaver.engine.session import Session
+
+log = logging.getLogger("weaver.engine")
+
+
+@attrs.define
+class RoundInProgress:
+    """The round being built (its posts so far) and the task running it."""
+
+    round: Round
+    task: asyncio.Task[Any] | None = None
+
+
+async def drive(session: Session, current: RoundInProgress, text: str, files: Sequence[str | os.PathLike[str]]) -> Round:
+    """Run the round to its end and return it finished (never raises for a failed round)."""
+    round_id = current.round.id
+    session.emit(Event(EventType.round_start, session.id, round_id, data={"user_query": text}))
+    max_hops = session.app.config.table("session").max_hops
+    final_state, reason, answer = RoundState.failed, "", None
+    try:
+        # Background work of the last round (a summary) finishes first: its usage counts
+        # before this round's first budget check, and its results reach this round's prompts.
+        await session.settle()
+        if not session.entry:
+            raise RoundStopped("no roles are enabled: set [session] roles")
+        post = Post(send_from=USER, send_to=session.entry, message=text, attachments=_attach_files(session, files))
+        specs = session.role_specs
+        hops = 0
+        while True:
+            _record_post(session, current, post)
+            if post.send_to == USER:
+                stop = post.attachment(AttachmentType.stop)
+                final_state, reason, answer = RoundState.finished, stop.content if stop else "Completed", post.message
+                break
+            if post.send_to not in specs:
+                raise RoundStopped(
+                    f"{post.send_from} sent a post to {post.send_to!r}, which is not an enabled role "
+                    f"(enabled: {', '.join(specs)})"
+                )
+            hops += 1
+            if hops > max_hops:
+                raise RoundStopped(f"hop limit reached: {max_hops} posts in one round ([session] max_hops)")
+            ctx = session.role_context(specs[post.send_to], post, current.round)
+            post = await session.role(post.send_to).reply(ctx)
+    except asyncio.CancelledError:
+        final_state, reason = RoundState.cancelled, "cancelled"
+    except RoundStopped as stop:
+        final_state, reason = stop.state, str(stop)
+    except Exception as exc:  # a failed round is recorded, never raised
+        log.debug("round %s failed", round_id, exc_info=True)
+        final_state, reason = RoundState.failed, f"{type(exc).__name__}: {exc}"
+        session.emit(
+            Event(EventType.error, session.id, round_id, data={"message": str(exc), "error_type": type(exc).__name__})
+        )
+    return attrs.evolve(
+        current.round, state=final_state, reason=reason, answer=answer, usage=session.round_usage(), ended_at=_now()
+    )
+
+
+def _record_post(session: Session, current: RoundInProgress, post: Post) -> None:
+    current.round = attrs.evolve(current.round, posts=(*current.round.posts, post))
+    session.emit(Event(EventType.post_end, session.id, current.round.id, post.id, {"post": to_data(post)}))
+
+
+def _attach_files(session: Session, files: Sequence[str | os.PathLike[str]]) -> tuple[Attachment, ...]:
+    attachments = []
+    session.paths.create()
+    for item in files:
+        source = Path(item)
+        target = session.cwd / source.name
+        shutil.copyfile(source, target)
+        attachments.append(Attachment(AttachmentType.file, source.name, {"path": str(target)}))
+    return tuple(attachments)
+
+
+def _now() -> float:
+    return round(time.time(), 6)
