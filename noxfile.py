@@ -65,11 +65,16 @@ def package(session: nox.Session, package: str) -> None:
     session.run("pytest", f"{package}/tests", *session.posargs)
 
 
+LINT_DEPS = ("ruff", "mypy>=1.10", "types-PyYAML", "tomli")
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check over the whole repository."""
-    session.install("ruff")
+    """ruff check over the whole repository, and mypy over every package."""
+    session.install(*TEST_DEPS, *LINT_DEPS)
+    install_editable(session, *PACKAGES)
     session.run("ruff", "check", ".", *session.posargs)
+    session.run("python", ".ci/packages.py", "typecheck")
 
 
 @nox.session

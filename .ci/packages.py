@@ -3,11 +3,14 @@ and ``contrib_plugins/`` (and each installable example under ``examples/``) that
 
 ``python .ci/packages.py`` lists them; ``python .ci/packages.py install`` installs them all
 editable into the running interpreter in one pip call (tox uses it, so a new package is
-tested the moment its folder appears). The noxfile reads :func:`package_dirs`.
+tested the moment its folder appears); ``python .ci/packages.py typecheck`` runs mypy over
+every package's modules with every ``src/`` on its path (settings: ``[tool.mypy]`` in the root
+``pyproject.toml``). The noxfile reads :func:`package_dirs`.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,14 +25,25 @@ def package_dirs(root: Path = ROOT) -> list[str]:
     return ["core", *found]
 
 
+def typecheck(dirs: list[str]) -> int:
+    """mypy over each package's top-level modules, every package's ``src/`` on the path."""
+    sources = [ROOT / d / "src" for d in dirs if (ROOT / d / "src").is_dir()]
+    modules = sorted(p.name for src in sources for p in src.iterdir() if (p / "__init__.py").is_file())
+    env = {**os.environ, "MYPYPATH": os.pathsep.join(str(src) for src in sources)}
+    command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
+    return subprocess.call([*command, *(arg for m in modules for arg in ("-p", m))], cwd=ROOT, env=env)
+
+
 def main(argv: list[str]) -> int:
     dirs = package_dirs()
+    if argv[1:] == ["typecheck"]:
+        return typecheck(dirs)
     if argv[1:] == ["install"]:
         editable = [arg for d in dirs for arg in ("-e", str(ROOT / d))]
         # Build isolation would fetch hatchling once per package; the env already has it.
         return subprocess.call([sys.executable, "-m", "pip", "install", "--no-build-isolation", *editable])
     if argv[1:]:
-        print("usage: python .ci/packages.py [install]", file=sys.stderr)
+        print("usage: python .ci/packages.py [install | typecheck]", file=sys.stderr)
         return 2
     print("\n".join(dirs))
     return 0
