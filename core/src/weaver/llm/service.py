@@ -201,7 +201,7 @@ class RoleLLM:
         data, problem = None, None
         if reply_schema is not None:
             try:
-                data = extract_reply(completion.text, reply_schema)
+                data = extract_reply(completion.text, reply_schema, model.max_reply_chars)
             except ReplyFormatError as exc:
                 problem = exc
         self._record(model, usage, latency, "ok" if problem is None else f"invalid_reply: {problem}")
