@@ -15,10 +15,14 @@ def found(code: str) -> list[tuple[int, str]]:
 
 
 ACCEPTED = [
-    ("TaskWeaver's example", 'r0 = sql_pull_data(query="SELECT * FROM sales")\n'
-     'r1 = anomaly_detection(df=r0, time_col_name="ts", value_col_name="val")\nr0, r1'),
-    ("literal assignments used as arguments", 'n = 5\nq = "SELECT 1"\ncols = ["a", "b"]\nopts = {"k": -1.5}\n'
-     "r0 = sql_pull_data(q, limit=n, columns=cols, options=opts)\nr0"),
+    ("TaskWeaver's example", (
+        'r0 = sql_pull_data(query="SELECT * FROM sales")\n'
+        'r1 = anomaly_detection(df=r0, time_col_name="ts", value_col_name="val")\nr0, r1'
+    )),
+    ("literal assignments used as arguments", (
+        'n = 5\nq = "SELECT 1"\ncols = ["a", "b"]\nopts = {"k": -1.5}\n'
+        "r0 = sql_pull_data(q, limit=n, columns=cols, options=opts)\nr0"
+    )),
     ("a literal dict unpacked", 'r0 = sql_pull_data(**{"query": "SELECT 1", "limit": 10})\nr0'),
     ("unpacked beside keywords", 'r0 = klarna_search("shoes", **{"size": 42, "in_stock": True})'),
     ("nested plugin calls", 'r0 = anomaly_detection(df=sql_pull_data(query="SELECT * FROM t"), threshold=3)\nr0'),
