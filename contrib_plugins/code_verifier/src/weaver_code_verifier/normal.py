@@ -75,14 +75,16 @@ ADVICE = {
     "quit": "end the code normally; quitting would stop the kernel",
 }
 
+_IMPORTS_BY_NAME = "it imports any module by name; import allowed modules with an import statement"
+_UNPICKLES = "loading a pickle runs code; read data from CSV, Parquet or JSON instead"
 ATTRIBUTE_ADVICE = {
-    "import_optional_dependency": "it imports any module by name; import allowed modules with an import statement",
-    "import_module": "it imports any module by name; import allowed modules with an import statement",
-    "resolve_name": "it imports any module by name; import allowed modules with an import statement",
-    "read_pickle": "loading a pickle runs code; read data from CSV, Parquet or JSON instead",
-    "load_pickle": "loading a pickle runs code; read data from CSV, Parquet or JSON instead",
-    "Unpickler": "loading a pickle runs code; read data from CSV, Parquet or JSON instead",
-    "patch_pickle": "loading a pickle runs code; read data from CSV, Parquet or JSON instead",
+    "import_optional_dependency": _IMPORTS_BY_NAME,
+    "import_module": _IMPORTS_BY_NAME,
+    "resolve_name": _IMPORTS_BY_NAME,
+    "read_pickle": _UNPICKLES,
+    "load_pickle": _UNPICKLES,
+    "Unpickler": _UNPICKLES,
+    "patch_pickle": _UNPICKLES,
     "read_clipboard": "it starts a program to reach the clipboard; work with the data you have",
     "to_clipboard": "it starts a program to reach the clipboard; write a file with df.to_csv instead",
     "get_type_hints": "it evaluates string annotations; read the annotations you wrote directly",

@@ -167,7 +167,7 @@ def _value_problem(value: Any) -> str:
     while stack:
         item, depth, path = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if not item.isascii() and _SURROGATE.search(item):  # isascii() is O(1) in CPython
                 where = f'the field "{path}"' if path else "a key"
                 return (
                     f"{where} contains a lone surrogate escape (such as \\ud83d without the \\udc00-\\udfff half "
