@@ -23,6 +23,8 @@ CASES = [
     ("lone closing think tag", f"reasoning {{\"a\": 1}} ...</think>{JSON}", OBJ),
     ("prose before and after", f"Sure! Here is the plan:\n{JSON}\nLet me know if {{anything}} else.", OBJ),
     ("wrapped", WRAPPED, OBJ),
+    ("think tags inside the JSON are content", '{"reply_content": "s.replace(\'</think>\', \'\')", "t": "<think>x</think>"}',
+     {"reply_content": "s.replace('</think>', '')", "t": "<think>x</think>"}),
     ("unwrapped", JSON, OBJ),
     ("wrapper with other keys is kept", '{"response": {"a": 1}, "b": 2}', {"response": {"a": 1}, "b": 2}),
     ("trailing garbage", JSON + "}}\n]", OBJ),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from weaver.llm import ReplyFormatError
@@ -52,6 +52,7 @@ def test_any_text_gives_an_object_or_a_format_error(text: str) -> None:
 
 @SETTINGS
 @given(NEAR_JSON)
+@example('{"a": "\\u-120"}')  # int("-120", 16) once reached chr() with a negative number
 def test_the_stream_scanner_never_raises_on_any_text(text: str) -> None:
     seen: list[tuple[str, str]] = []
     scanner = FieldScanner(lambda field, delta: seen.append((field, delta)))
@@ -70,6 +71,7 @@ PROSE = st.text(alphabet=st.characters(blacklist_characters="{}<`"), max_size=40
 
 @SETTINGS
 @given(OBJECTS, PROSE, PROSE, st.booleans(), st.booleans())
+@example({"</think>": None}, "", "", False, False)  # a closing tag inside the JSON once cut the reply there
 def test_a_valid_object_is_found_whatever_surrounds_it(
     obj: dict[str, Any], before: str, after: str, fenced: bool, wrapped: bool
 ) -> None:
