@@ -102,14 +102,14 @@ def test_plugin_only_rejects_json_literals_with_the_python_spelling() -> None:
     "code",
     [
         "import pandas as pd",
-        "x = 1",
+        "x = 1 + 1",
         "print(sql_pull_data('SELECT 1'))",
         "df = sql_pull_data('SELECT 1')\ndf.to_csv('x.csv')",
         "df = sql_pull_data(query='SELECT ' + 'x')",
         "for q in ['a']:\n    sql_pull_data(q)",
         "df = eval('1')",
         "df = sql_pull_data(later)\nlater = sql_pull_data('SELECT 1')",
-        "df = sql_pull_data(**{'query': 'SELECT 1'})",
+        "df = sql_pull_data(**query)",
     ],
 )
 def test_plugin_only_rejects_anything_but_plugin_calls(code: str) -> None:
@@ -122,11 +122,28 @@ def test_text_that_does_not_parse_is_blocked() -> None:
     assert found.rule == "syntax-error"
 
 
+@pytest.mark.parametrize(
+    "deep",
+    [
+        "x = " + "-" * 5000 + "1",  # deeper than Python's parser goes
+        "x = " + "-" * 1000 + "1",  # parses, deeper than a recursive walk goes
+        "x = 1" + " + 1" * 1000,  # a long chain of operators nests as deeply
+    ],
+)
+def test_code_nested_too_deeply_is_refused_with_advice(deep: str) -> None:
+    (found,) = verify(deep)
+    assert found.rule == "too-deep" and "split it into several statements" in found.message
+    (only,) = verify(deep, VerifyMode.plugin_only, PLUGINS)
+    assert only.rule == "too-deep"
+
+
 def test_a_verifier_crash_blocks_the_code(weaver_pm: pluggy.PluginManager, register_plugin: Any, make_app: Any) -> None:
-    # Nesting deeper than the interpreter's recursion limit really crashes the AST walk.
-    deep = "x = " + "-" * 5000 + "1"
+    # A table of the wrong type really crashes the rules (they iterate it).
     register_plugin(weaver_code_verifier)
-    (found,) = Hooks(weaver_pm).verify_code(deep, VerifyMode.normal, context(make_app(session={"roles": []})))
+    ctx = context(make_app(session={"roles": []}))
+    broken = CodeVerifierConfig(blocked_builtins=None)  # type: ignore[arg-type]
+    ctx = attrs.evolve(ctx, config=attrs.evolve(ctx.config, tables={**ctx.config.tables, "code_verifier": broken}))
+    (found,) = Hooks(weaver_pm).verify_code("x = 1", VerifyMode.normal, ctx)
     assert found.rule == "verifier-error" and "blocked" in found.message
 
 

@@ -3,6 +3,16 @@
 The LLM layer extracts the object (fences, ``<think>``, the ``{"response": ...}`` wrapper)
 and checks it against :data:`REPLY_SCHEMA`; :func:`validate_reply` checks what the schema
 cannot say, each problem as a sentence the model can act on.
+
+Fields beyond the three:
+
+* :data:`ECHOED_FIELDS` are accepted and dropped. TaskWeaver's CodeInterpreter posts carry
+  them, so a model prompted with TaskWeaver's examples repeats them
+  (``"execution_status": "SUCCESS"``); what they claim is never used, since the kernel
+  reports the real outcome.
+* any other field is refused, naming it and the fields that exist: an unknown field is
+  usually content in a place nobody reads (``"code": "..."`` beside an empty
+  ``reply_content``), and one correction costs less than a silently dropped answer.
 """
 
 from __future__ import annotations
@@ -12,11 +22,14 @@ from typing import Any
 
 import attrs
 
+from weaver.llm.schema import IGNORED
 from weaver.replies import InvalidReply
 
 FIELDS = ("thought", "reply_type", "reply_content")
 REPLY_TYPES = ("python", "text")
 SCHEMA_NAME = "code_interpreter_reply"
+ECHOED_FIELDS = ("verification", "code_error", "execution_status", "execution_result", "send_to", "message")
+"""Fields of TaskWeaver's CodeInterpreter posts that a model echoes: accepted and ignored."""
 
 REPLY_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -31,6 +44,7 @@ REPLY_SCHEMA: dict[str, Any] = {
     },
     "required": list(FIELDS),
     "additionalProperties": False,
+    IGNORED: list(ECHOED_FIELDS),
 }
 
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_+-]*\s*\n(?P<body>.*?)\n?```\s*$", re.DOTALL)

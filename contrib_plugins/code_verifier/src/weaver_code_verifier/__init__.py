@@ -43,12 +43,16 @@ def parse(code: str) -> ast.Module | Violation:
         return ast.parse(code)
     except (SyntaxError, ValueError) as plain:
         error: SyntaxError | ValueError = plain
+    except (RecursionError, MemoryError):
+        return too_deep()
     transformed = magics.transform(code)
     if transformed != code:
         try:
             return ast.parse(transformed)
         except (SyntaxError, ValueError) as rewritten:
             error = rewritten
+        except (RecursionError, MemoryError):
+            return too_deep()
     line = getattr(error, "lineno", None) or 1
     text = (getattr(error, "text", None) or "").strip()
     shown = f" in `{text}`" if text else ""
@@ -58,6 +62,19 @@ def parse(code: str) -> ast.Module | Violation:
         rule="syntax-error",
         message=f"line {line}: the code does not parse ({message}){shown}; fix the syntax and send the whole cell again.",
         col=getattr(error, "offset", None) or 0,
+        source=normal.SOURCE,
+    )
+
+
+def too_deep() -> Violation:
+    """The ``too-deep`` violation: code nested beyond what Python's parser or the checker follows."""
+    from weaver_code_verifier import normal
+
+    return Violation(
+        line=1,
+        rule="too-deep",
+        message="line 1: the code nests too deeply to be checked (hundreds of chained operators, brackets or "
+        "calls in one expression); split it into several statements.",
         source=normal.SOURCE,
     )
 
@@ -75,10 +92,15 @@ def verify(
     tree = parse(code)
     if isinstance(tree, Violation):
         return [tree]
-    if VerifyMode(mode) is VerifyMode.plugin_only:
-        found = plugin_only.check(tree, plugins)
-    else:
-        found = normal.check(tree, config)
+    try:
+        if VerifyMode(mode) is VerifyMode.plugin_only:
+            found = plugin_only.check(tree, plugins)
+        else:
+            found = normal.check(tree, config)
+    except RecursionError:
+        # The checks walk the tree recursively, as the ast module does; past Python's
+        # recursion limit the code is refused with advice rather than judged halfway.
+        return [too_deep()]
     return sorted(found, key=lambda v: (v.line, v.col))
 
 

@@ -61,8 +61,38 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "base64",
     "uuid",
     "pathlib",
+    # standard library: harmless helpers ordinary code reaches for (none runs a program,
+    # imports by name, unpickles or evaluates strings)
+    "queue",
+    "stat",
+    "unicodedata",
+    "difflib",
+    "array",
+    "struct",
+    "binascii",
+    "zlib",
+    "colorsys",
+    "abc",
+    "contextlib",
+    "graphlib",
+    "ipaddress",
+    "shlex",
+    "fnmatch",
+    "html",
+    "keyword",
+    "secrets",
+    "hmac",
+    "tomllib",
 )
-"""Modules generated code may import; each entry also allows its submodules."""
+"""Modules generated code may import; each entry also allows its submodules.
+
+Deliberately absent: ``types`` (``types.CodeType`` and ``types.FunctionType`` build and run
+raw bytecode), ``inspect`` and ``gc`` (they hand out frames, globals and every live object),
+``pickle``/``shelve``/``marshal`` (loading runs code), ``importlib``/``pkgutil``/``runpy``
+(import or run anything by name), ``os``/``sys``/``subprocess``/``shutil``/``socket``,
+``ctypes``, ``logging`` (``logging.config`` builds objects named in strings), ``tempfile``
+and ``glob`` (files belong to pandas and pathlib), ``threading``/``multiprocessing``/
+``concurrent`` and ``asyncio`` (processes and event loops of their own)."""
 
 DEFAULT_BLOCKED_MODULES: tuple[str, ...] = (
     "numpy.f2py",
@@ -112,9 +142,77 @@ DEFAULT_DANGEROUS_ATTRIBUTES: tuple[str, ...] = (
     "posix",
     "nt",
     "f2py",
+    "extbuild",
+    "distutils",
+    "setuptools",
+    "ensurepip",
+    # loading these runs code: pickles and their kin
+    "pickle",
+    "cPickle",
+    "pickle_compat",
+    "smpickle",
+    "copyreg",
+    "marshal",
+    "shelve",
+    "dill",
+    "cloudpickle",
+    "joblib",
+    # they import, compile or run code named in a string, or hand out frames and objects
+    "codecs",
+    "runpy",
+    "codeop",
+    "pdb",
+    "pydoc",
+    "pkgutil",
+    "zipimport",
+    "inspect",
+    "gc",
+    "logging",
+    "unittest",
+    "webbrowser",
+    "numexpr",
 )
 """Module names that must not be reached as an attribute of another object
-(``pd.io.common.os``); leading underscores are ignored, so ``_os`` counts too."""
+(``pd.io.common.os``, ``pd.io.pickle.pickle``, ``np.lib.format.pickle``,
+``pandas.compat.pickle_compat``, ``pandas.io.common.codecs``, ``matplotlib.inspect``);
+leading underscores are ignored, so ``_os`` counts too. Names that are also common column
+or attribute names (``code``, ``signal``, ``site``, ``types``) are left out: ``scipy.signal``
+and ``pd.api.types`` are ordinary analysis code."""
+
+DEFAULT_BLOCKED_ATTRIBUTES: tuple[str, ...] = (
+    "import_optional_dependency",
+    "import_module",
+    "resolve_name",
+    "read_pickle",
+    "load_pickle",
+    "Unpickler",
+    "patch_pickle",
+    "read_clipboard",
+    "to_clipboard",
+    "get_type_hints",
+    "build_and_import_extension",
+)
+"""Functions of allowed packages that import a module named in a string
+(``pd.io.parquet.import_optional_dependency("os")``), unpickle a file (``pd.read_pickle``:
+a pickle runs code when loaded), start a process (``pd.read_clipboard`` runs xclip),
+evaluate string annotations (``typing.get_type_hints``) or compile C
+(``np.testing.extbuild``), refused however they are reached."""
+
+DEFAULT_SAFE_PRIVATE_ATTRIBUTES: tuple[str, ...] = ("_asdict", "_replace", "_fields", "_make", "_field_defaults")
+"""Underscore attributes that are public API: a named tuple's (``row._asdict()`` for a row of
+``df.itertuples()``). Every other ``_`` attribute is refused, except those a class of the
+cell defines and uses on ``self``/``cls`` inside its own methods."""
+
+DEFAULT_BLOCKED_SETTINGS: tuple[str, ...] = (
+    "animation.ffmpeg_path",
+    "animation.convert_path",
+    "animation.ffmpeg_args",
+    "animation.convert_args",
+)
+"""matplotlib settings that name a program to run (saving an animation starts it), refused
+as strings (``plt.rcParams["animation.ffmpeg_path"] = ...``) and as keywords
+(``plt.rc("animation", ffmpeg_path=...)``); so is a ``"module://..."`` backend, which
+imports a module named in a string."""
 
 DEFAULT_FRAME_ATTRIBUTES: tuple[str, ...] = (
     "gi_frame",
@@ -132,9 +230,16 @@ DEFAULT_FRAME_ATTRIBUTES: tuple[str, ...] = (
 )
 """Attributes of generators, coroutines, frames and tracebacks that reach interpreter internals."""
 
-DEFAULT_BLOCKED_MEMBERS: tuple[str, ...] = ("io.open", "io.open_code", "io.FileIO", "string.Formatter")
-"""Members of allowed modules that are a blocked builtin under another name (``io.open``) or
-read attributes named by a string (``string.Formatter``)."""
+DEFAULT_BLOCKED_MEMBERS: tuple[str, ...] = (
+    "io.open",
+    "io.open_code",
+    "io.FileIO",
+    "string.Formatter",
+    "statsmodels.api.load",
+)
+"""Members of allowed modules that are a blocked builtin under another name (``io.open``),
+read attributes named by a string (``string.Formatter``) or unpickle a file
+(``statsmodels.api.load``)."""
 
 DEFAULT_ALLOWED_MAGICS: tuple[str, ...] = ("matplotlib inline",)
 
@@ -158,6 +263,9 @@ class CodeVerifierConfig:
     dangerous_attributes: tuple[str, ...] = DEFAULT_DANGEROUS_ATTRIBUTES
     frame_attributes: tuple[str, ...] = DEFAULT_FRAME_ATTRIBUTES
     blocked_members: tuple[str, ...] = DEFAULT_BLOCKED_MEMBERS
+    blocked_attributes: tuple[str, ...] = DEFAULT_BLOCKED_ATTRIBUTES
+    safe_private_attributes: tuple[str, ...] = DEFAULT_SAFE_PRIVATE_ATTRIBUTES
+    blocked_settings: tuple[str, ...] = DEFAULT_BLOCKED_SETTINGS
     allowed_magics: tuple[str, ...] = DEFAULT_ALLOWED_MAGICS
 
     @property

@@ -25,6 +25,7 @@ import attrs
 
 from weaver.llm.backend import BackendRequest, Completion
 from weaver.llm.errors import ReplayMissError
+from weaver.llm.schema import wire_schema
 from weaver.serde import from_data, to_data
 
 VERSION = 1
@@ -75,7 +76,8 @@ def normalize(request: BackendRequest, scrubber: Scrubber) -> dict[str, Any]:
         "model": request.model,
         "json_mode": request.json_mode,
         "schema_name": request.schema_name,
-        "reply_schema": request.reply_schema,
+        # What goes on the wire: Weaver's own schema keyword is no part of the request.
+        "reply_schema": None if request.reply_schema is None else wire_schema(request.reply_schema),
         "messages": [{"role": m.role, "content": scrubber.normalized(m.content)} for m in request.messages],
     }
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from weaver.llm.backend import BackendRequest, Completion, StatusCallback, TextCallback
 from weaver.llm.config import ModelConfig
 from weaver.llm.errors import LLMError
+from weaver.llm.schema import wire_schema
 
 if TYPE_CHECKING:
     import openai
@@ -212,7 +213,7 @@ def response_format_for(request: BackendRequest) -> dict[str, Any] | None:
         return {"type": "json_object"}
     return {
         "type": "json_schema",
-        "json_schema": {"name": request.schema_name, "schema": dict(request.reply_schema), "strict": True},
+        "json_schema": {"name": request.schema_name, "schema": wire_schema(request.reply_schema), "strict": True},
     }
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from weaver.errors import ConfigError
+from weaver.llm.extract import DEFAULT_MAX_REPLY_CHARS
 
 if TYPE_CHECKING:
     from weaver.config import Config
@@ -69,6 +70,9 @@ class ModelConfig:
     """The longest wait between retries; a longer ``Retry-After`` gives up at once."""
     input_price_per_million: float = 0.0
     output_price_per_million: float = 0.0
+    max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS
+    """The longest reply parsed as JSON, in characters (1 MiB); a longer one is refused with a
+    correction asking for a short reply, and only its head is kept for the retry."""
 
 
 @attrs.frozen

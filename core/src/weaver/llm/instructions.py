@@ -8,12 +8,13 @@ from typing import Any
 
 from weaver.llm.config import JsonMode
 from weaver.llm.request import ChatMessage
+from weaver.llm.schema import wire_schema
 
 
 def json_instructions(schema: Mapping[str, Any]) -> str:
     return (
         "Reply with exactly one JSON object and nothing else: no prose, no code fences. "
-        "It must be strict JSON and match this JSON Schema:\n" + json.dumps(schema, indent=1)
+        "It must be strict JSON and match this JSON Schema:\n" + json.dumps(wire_schema(schema), indent=1)
     )
 
 

@@ -4,6 +4,12 @@ A deliberately small validator for the keywords reply schemas use (``type``, ``e
 ``const``, ``required``, ``properties``, ``additionalProperties: false``, ``items``,
 ``minItems``, ``minLength``); other keywords are ignored. Every problem is reported with
 the path of the offending value, so one retry can fix them all.
+
+One keyword of Weaver's own, :data:`IGNORED`, lists top-level fields a reply may carry
+that are dropped before the check: fields a model echoes from the examples it was shown
+(TaskWeaver's CodeInterpreter repeats ``execution_status``, ``send_to``, ...). It never
+reaches a provider: :func:`wire_schema` removes it, since strict structured outputs accept
+only standard keywords, and a schema-constrained model cannot write those fields anyway.
 """
 
 from __future__ import annotations
@@ -21,6 +27,22 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "null": (type(None),),
 }
+
+
+IGNORED = "x-ignored-properties"
+
+
+def wire_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` as sent to a provider or shown to a model: without Weaver's own keyword."""
+    return {key: value for key, value in schema.items() if key != IGNORED}
+
+
+def without_ignored(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` without the top-level fields ``schema`` marks as ignored."""
+    ignored = schema.get(IGNORED)
+    if not ignored or not isinstance(value, dict):
+        return value
+    return {key: item for key, item in value.items() if key not in ignored}
 
 
 def _is(value: Any, name: str) -> bool:

@@ -197,7 +197,7 @@ class LLMService:
         data, problem = None, None
         if reply_schema is not None:
             try:
-                data = extract_reply(completion.text, reply_schema)
+                data = extract_reply(completion.text, reply_schema, model.max_reply_chars)
             except ReplyFormatError as exc:
                 problem = exc
         self._record(ctx, alias, model, usage, latency, "ok" if problem is None else f"invalid_reply: {problem}")

@@ -27,6 +27,7 @@ SEEK, KEY_OR_END, KEY, COLON, VALUE, VALUE_OR_END, AFTER_VALUE, STRING, ESCAPE, 
 
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _STRING_SPECIAL = re.compile(r'["\\]')
+_HEX4 = re.compile("[0-9a-fA-F]{4}")
 _WHITESPACE = frozenset(" \t\r\n")
 _SCALAR_END = frozenset(",}] \t\r\n")
 _OPENER = {"}": "{", "]": "["}
@@ -187,11 +188,11 @@ class FieldScanner:
         return None
 
     def _unicode(self) -> None:
-        try:
-            code = int(self._hex, 16)
-        except ValueError:
+        # int() alone would take "-123" or " 1_2" and hand chr() a negative number.
+        if not _HEX4.fullmatch(self._hex):
             self._fail()
             return
+        code = int(self._hex, 16)
         self.state = STRING
         if 0xD800 <= code < 0xDC00:
             self._flush_surrogate()
