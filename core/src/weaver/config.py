@@ -252,7 +252,7 @@ def _strict() -> cattrs.Converter:
 
 def _first_error(exc: BaseException) -> tuple[list[str], str]:
     """The path (keys) and message of the first leaf error in a cattrs exception group."""
-    import cattrs
+    import cattrs  # as in _strict: only once a configuration is validated
 
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         key = min(exc.extra_fields)

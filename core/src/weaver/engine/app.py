@@ -100,6 +100,7 @@ class App:
     def llm(self) -> LLMService:
         """The LLM service (model aliases, backends, cassette), created on first use."""
         if self._llm is None:
+            # The LLM layer is ~0.2 s of imports an App that never calls a model does not pay.
             from weaver.llm.service import LLMService
 
             self._llm = LLMService(self.config, self.registry, self.hooks, self._environ, self.project_dir)
@@ -109,6 +110,7 @@ class App:
     def plugins(self) -> PluginSet:
         """The plugins generated code may call (extensions' and the project's), loaded on first use."""
         if self._plugins is None:
+            # Loading plugins imports the project's plugin files: only when code can call them.
             from weaver.plugins.loader import load_plugins
 
             self._plugins = load_plugins(self.pm, self.config)
@@ -170,7 +172,7 @@ class App:
 
         Long-lived front ends call this once at start; the pool then refills itself.
         """
-        from weaver.execution.service import warm_up
+        from weaver.execution.service import warm_up  # kernels' code only where kernels are used
 
         self.used_kernels()
         future = self._loop.submit(warm_up(self.config, wait))
@@ -224,7 +226,7 @@ class App:
             self.run(self._llm.aclose())
             self._llm = None
         if self._kernels_used:
-            from weaver.execution.service import close_pools
+            from weaver.execution.service import close_pools  # as in warm_up
 
             self.run(close_pools())
         self._loop.stop()

@@ -225,6 +225,7 @@ class Session:
         )
 
     def _chat(self, alias: str | None, role: str, round_id: str | None, step: str | None = None) -> ChatPort:
+        # As App.llm: the LLM layer's imports only when a role or hook is about to call a model.
         from weaver.llm.config import DEFAULT_ALIAS
         from weaver.llm.service import ChatClient
 
@@ -258,6 +259,7 @@ class Session:
 
     async def _pipeline_run(self, code: str, mode: VerifyMode, ctx: HookContext) -> CodeRun:
         if self._pipeline is None:
+            # The execution layer's imports only in sessions that run code.
             from weaver.execution.pipeline import CodePipeline
 
             self._pipeline = CodePipeline(self.app.hooks, lambda code: self._execute(code))
@@ -267,7 +269,7 @@ class Session:
         if self._closed:
             raise WeaverError(f"session {self.id} is closed")
         if self._execution is None:
-            from weaver.execution.service import SessionExecution
+            from weaver.execution.service import SessionExecution  # as for the pipeline
 
             self.app.used_kernels()
             self._execution = SessionExecution(

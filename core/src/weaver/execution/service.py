@@ -96,13 +96,13 @@ async def warm_up(config: Config, wait: bool = False) -> None:
     """Fill the local executor's warm pool, when it is the configured executor."""
     execution = config.table("execution")
     if execution.executor == "local":
-        from weaver.execution.pool import warm_up as fill
+        from weaver.execution.pool import warm_up as fill  # jupyter_client, only for the local executor
 
         await fill(execution, wait)
 
 
 async def close_pools() -> None:
     """Shut down the warm pools of the running loop."""
-    from weaver.execution.pool import close_pools as close
+    from weaver.execution.pool import close_pools as close  # as in warm_up
 
     await close()

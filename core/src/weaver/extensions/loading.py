@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from weaver import hookspecs
+from weaver import __version__, defaults, hookspecs
 from weaver.errors import ExtensionLoadError
 
 ENTRY_POINT_GROUP = "weaver"
@@ -108,8 +108,6 @@ def load_extensions(
     the first failure raises :class:`ExtensionLoadError`; otherwise it is reported and the
     extension skipped.
     """
-    from weaver import __version__, defaults
-
     infos = [register(pm, defaults, name=DEFAULTS_NAME, distribution="weaver-core", version=__version__, builtin=True)]
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)

@@ -222,7 +222,7 @@ def _objects(body: str) -> Iterator[Any]:
 
 
 def _describe_broken(broken: _BrokenObject, body: str) -> str:
-    from weaver.llm.stream import FieldScanner
+    from weaver.llm.stream import FieldScanner  # only for a reply that is already broken
 
     scanner = FieldScanner()
     scanner.feed(body[broken.start :])

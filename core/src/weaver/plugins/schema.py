@@ -10,6 +10,7 @@ against best.
 from __future__ import annotations
 
 import re
+import textwrap
 
 import attrs
 
@@ -165,8 +166,6 @@ def _canonical(header: str) -> str:
 
 
 def _dedent(text: str) -> list[str]:
-    import textwrap
-
     raw = text.expandtabs().splitlines()
     if not raw:
         return []

@@ -60,7 +60,7 @@ def make_app(weaver_pm: pluggy.PluginManager, tmp_path: Path) -> Iterator[Callab
     The environment is empty unless ``environ=`` is passed, so the machine's settings
     never leak in.
     """
-    from weaver.engine import App
+    from weaver.engine import App  # the engine only for the tests that build an App
 
     apps: list[App] = []
 
