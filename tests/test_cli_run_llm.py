@@ -71,7 +71,21 @@ def test_a_model_that_fails_makes_the_round_fail_with_exit_1(tmp_path):
     assert "✗ failed" in result.stderr
 
 
-def test_ctrl_c_cancels_the_round_and_exits_130(tmp_path):
+def processes_under(folder: Path) -> list[int]:
+    """Pids of the processes whose working directory is inside ``folder`` (a kernel's is its session's)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")).is_relative_to(folder):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_cancels_the_round_and_exits_130(tmp_path, sig):
     replies = [
         planner_reply("Sum slowly.", plan=PLAN),
         code_reply("import time\ntime.sleep(600)", thought="Take a long time."),
@@ -85,7 +99,7 @@ def test_ctrl_c_cancels_the_round_and_exits_130(tmp_path):
             # The code is printed once it is complete, as it starts running.
             while "time.sleep(600)" not in lines.get(timeout=LIVENESS):
                 pass
-            process.send_signal(signal.SIGINT)
+            process.send_signal(sig)
             process.wait(timeout=LIVENESS)
             stdout = process.stdout.read()
         finally:
@@ -94,6 +108,9 @@ def test_ctrl_c_cancels_the_round_and_exits_130(tmp_path):
     round = from_json(stdout, Round)
     assert (round.state, round.reason) == (RoundState.cancelled, "cancelled")
     assert len(server.requests) == 2
+    (log,) = (tmp_path / ".weaver" / "sessions").glob("*/events.jsonl")
+    assert '"type":"round_end"' in log.read_text()  # recorded, not lost with the process
+    assert processes_under(tmp_path) == []  # the kernel went with it
 
 
 def test_global_replay_options_run_a_recorded_session_without_a_model(tmp_path):

@@ -144,13 +144,13 @@ def test_broken_extension_leaves_every_other_command_working(tmp_path: Path) -> 
     ],
     ids=["flag", "environment", "weaver.toml"],
 )
-def test_strict_mode_exits_1_with_one_line(
+def test_strict_mode_exits_2_with_one_line(
     tmp_path: Path, args: tuple[str, ...], env: dict[str, str], toml: str
 ) -> None:
     (tmp_path / "weaver.toml").write_text(toml)
     result = run(*args, "roles", tmp_path=tmp_path, env=env)
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"error: extension 'fake_broken' from weaver-fake-broken 0.1.0 failed to load: {BROKEN_ERROR}"
@@ -160,7 +160,7 @@ def test_strict_mode_exits_1_with_one_line(
 def test_verbose_adds_the_traceback(tmp_path: Path) -> None:
     result = run("-v", "--strict-extensions", "extensions", tmp_path=tmp_path, select="fake_broken")
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("Traceback (most recent call last):")
     assert "ExtensionLoadError" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("error: extension 'fake_broken'")
@@ -216,10 +216,10 @@ def test_config_show_masks_secrets_and_names_the_source_of_each_value(tmp_path: 
         (("--set", "session.colour=red", "roles"), "error: --set: [session.colour]: unknown key"),
     ],
 )
-def test_a_weaver_error_is_one_line_and_exit_status_1(tmp_path: Path, args: tuple[str, ...], line: str) -> None:
+def test_a_configuration_error_is_one_line_and_exit_status_2(tmp_path: Path, args: tuple[str, ...], line: str) -> None:
     result = run(*args, tmp_path=tmp_path, select="")
 
-    assert (result.returncode, result.stdout, result.stderr.splitlines()) == (1, "", [line])
+    assert (result.returncode, result.stdout, result.stderr.splitlines()) == (2, "", [line])
 
 
 def test_two_installed_providers_of_one_role_are_named_in_one_line(tmp_path: Path) -> None:
@@ -235,7 +235,7 @@ def test_two_installed_providers_of_one_role_are_named_in_one_line(tmp_path: Pat
 
     result = run("roles", tmp_path=tmp_path, env=env, select="fake_good,copycat")
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert re.fullmatch(
         r"error: role 'greeter' is provided by more than one extension: (copycat, fake_good|fake_good, copycat); "

@@ -101,5 +101,5 @@ def test_session_option_continues_a_stored_session(project):
     log = (project / ".weaver" / "sessions" / sessions[0] / "events.jsonl").read_text()
     assert first.id in log and '"user_query":"two"' in log
     missing = weaver("run", "three", "--session", "session-nope", project=project)
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert "no session 'session-nope'" in missing.stderr

@@ -56,7 +56,7 @@ def test_show_renders_the_rounds_and_json_gives_them_as_data(project):
     shown = weaver("sessions", "show", session_id, project=project)
     assert shown.returncode == 0, shown.stderr
     lines = [line.rstrip() for line in shown.stdout.splitlines()]
-    assert lines[0] == f"session {session_id} · 1 rounds"
+    assert lines[0] == f"session {session_id} · 1 round"
     assert "you world" in lines
     assert "    hello, world" in lines
     assert lines[-1].startswith("✓ finished")
@@ -83,7 +83,7 @@ def test_export_writes_markdown_or_json(project):
 def test_unknown_session_is_one_clear_error(project):
     for command in ("show", "export", "resume"):
         result = weaver("sessions", command, "session-nope", project=project)
-        assert result.returncode == 1
+        assert result.returncode == 2
         assert result.stderr.strip().splitlines()[-1].startswith("error: no session 'session-nope'")
 
 

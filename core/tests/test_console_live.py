@@ -202,3 +202,24 @@ def test_a_closed_pipe_silences_the_view_without_stopping_the_session(app):
     worker, result = start_round(session, "mean of 1, 2, 3")
     worker.join(LIVENESS)
     assert result["round"].state is RoundState.finished
+
+
+def test_a_round_summary_says_each_thing_once() -> None:
+    from weaver.console.blocks import round_summary
+    from weaver.model import Round
+
+    def line(state: RoundState, reason: str) -> str:
+        return round_summary(Round(user_query="q", state=state, reason=reason)).plain
+
+    assert line(RoundState.cancelled, "cancelled") == "■ cancelled"
+    assert line(RoundState.finished, "Completed") == "✓ finished"
+    assert line(RoundState.finished, "Clarification") == "✓ finished: Clarification"
+    assert line(RoundState.failed, "hop limit reached") == "✗ failed: hop limit reached"
+
+
+def test_an_attachment_type_an_extension_declared_shows_as_text() -> None:
+    from weaver.console.blocks import attachment_block
+    from weaver.model import Attachment
+
+    block = attachment_block(Attachment("sql_query", "SELECT 1"))
+    assert block is not None and block.plain == "sql_query SELECT 1"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from weaver.engine import RoundStopped
-from weaver.errors import UnknownNameError, WeaverError
+from weaver.errors import ConfigError, WeaverError
 from weaver.events import Event, EventType
 from weaver.hookspecs import hookimpl
 from weaver.model import USER, AttachmentType, Post, Round, RoundState
@@ -197,9 +197,14 @@ def test_entry_role_is_configurable(app_with: Callable[..., Any]) -> None:
 
 
 def test_a_role_that_is_not_installed_is_named(app_with: Callable[..., Any]) -> None:
-    app = app_with("echo", "no_such_role")
-    with pytest.raises(UnknownNameError, match="no_such_role"):
+    app = app_with("echo", "no_such_rol")
+    with pytest.raises(ConfigError, match="no_such_rol") as caught:
         app.session()
+    assert (caught.value.table, caught.value.key, caught.value.source) == ("session", "roles", "overrides")
+    assert "did you mean" not in str(caught.value)
+    close = app_with("echo", "pingg")
+    with pytest.raises(ConfigError, match="did you mean 'ping'"):
+        close.session()
 
 
 # ---- rounds that end otherwise ----------------------------------------------------------------

@@ -10,9 +10,11 @@ from weaver.testing import run_weaver
 
 
 def test_doctor_starts_a_kernel_and_reports_the_sandbox(tmp_path: Path) -> None:
-    done = run_weaver("doctor", "--json", cwd=tmp_path)
+    # No extension is loaded, so no role is either: the project enables none.
+    done = run_weaver("doctor", "--json", cwd=tmp_path, env={"WEAVER_SESSION__ROLES": ""})
     rows = {row["name"]: row for row in json.loads(done.stdout)}
     assert done.returncode == 0, done.stdout + done.stderr
+    assert rows["roles"] == {"name": "roles", "status": "ok", "detail": "none enabled"}
     assert rows["kernel"]["status"] == "ok" and "1+1 in" in rows["kernel"]["detail"]
     available, detail = bwrap_status()
     assert rows["sandbox bwrap"]["status"] == ("ok" if available else "warn")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from typing import Any
 
@@ -155,13 +156,57 @@ def test_a_slow_first_byte_times_out_and_the_retry_succeeds() -> None:
     assert "no reply within the timeout (read_timeout=0.3 s)" in statuses[0]
 
 
-def test_nothing_listening_is_a_connection_error_after_retries() -> None:
+def test_nothing_listening_fails_at_once_naming_the_endpoint_and_doctor() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    model = ModelConfig(model="m", api_key="k", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1, retry_backoff=0.01)
-    with pytest.raises(LLMError, match=r"connection failed: .*\(after 2 attempts\)"):
-        complete(model)
+    endpoint = f"http://127.0.0.1:{port}/v1"
+    model = ModelConfig(model="m", api_key="sk-test-0123456789", base_url=endpoint, max_retries=3, retry_backoff=5.0)
+    statuses: list[str] = []
+
+    async def run() -> None:
+        backend = OpenAIBackend(model)
+        try:
+            await asyncio.wait_for(backend.complete(REQUEST, lambda delta: None, statuses.append), LIVENESS_S)
+        finally:
+            await backend.aclose()
+
+    with pytest.raises(LLMError) as caught:
+        asyncio.run(run())
+    message = str(caught.value)
+    assert message.startswith(f"LLM call to {endpoint} failed: the connection was refused")
+    assert "'weaver doctor'" in message and "attempts" not in message
+    assert statuses == []  # no retry was waited for: with a 5 s backoff it would have said so
+
+
+def test_a_connection_dropped_by_the_server_is_retried() -> None:
+    """Something listens but hangs up on every request: a transient fault, so it is retried."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def hang_up() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connection.recv(65536)
+            connection.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    model = ModelConfig(model="m", api_key="sk-test-0123456789", base_url=f"http://127.0.0.1:{port}/v1", max_retries=1)
+    try:
+        with pytest.raises(LLMError, match=r"connection failed: .*\(after 2 attempts\)"):
+            complete(attrs.evolve(model, retry_backoff=0.01))
+    finally:
+        stop.set()
+        thread.join(LIVENESS_S)
+        listener.close()
 
 
 def test_the_server_echoing_the_key_never_puts_it_in_the_error() -> None:

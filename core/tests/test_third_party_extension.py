@@ -214,7 +214,7 @@ def test_every_other_command_still_works_beside_the_broken_extension(venv: Path)
 def test_strict_plugins_refuses_the_broken_extension(venv: Path) -> None:
     result = weaver(venv, "--strict-plugins", "roles", WEAVER_LOAD_EXTENSIONS="hello,broken")
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "error: extension 'broken' from weaver-broken-ext 0.0.1 failed to load: RuntimeError: misconfigured on purpose"
     ]

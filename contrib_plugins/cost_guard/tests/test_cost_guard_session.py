@@ -150,4 +150,4 @@ def test_weaver_cost_reports_per_role_round_and_model(make_app: Any, register_pl
     assert "per round:" in table.stdout and "2. 2" in table.stdout and "per model:" in table.stdout
 
     missing = cost("session-nope")
-    assert missing.returncode == 1 and "no session 'session-nope'" in missing.stderr
+    assert missing.returncode == 2 and "no session 'session-nope'" in missing.stderr

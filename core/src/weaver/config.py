@@ -119,11 +119,17 @@ def user_config_path(environ: Mapping[str, str] = os.environ) -> Path:
 
 
 def read_toml(path: Path) -> Layer | None:
-    """The file as a layer, or ``None`` if it does not exist; bad TOML is a ConfigError."""
+    """The file as a layer, or ``None`` if it does not exist; anything else unreadable is a ConfigError."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}): save it as UTF-8", source=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a TOML file", source=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror or exc}", source=str(path)) from None
     try:
         return Layer(str(path), tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:

@@ -37,6 +37,12 @@ class SessionConfig:
     """The role that receives the user's message; empty means the first of ``roles``."""
     max_hops: int = attrs.field(default=30, validator=at_least(1))
     """Posts a round may route before it is stopped."""
+    round_timeout_s: float = attrs.field(default=0.0, validator=at_least(0))
+    """Seconds a round may take in all before it is stopped (0: no limit)."""
+    max_message_chars: int = attrs.field(default=100_000, validator=at_least(1000))
+    """The longest message or attachment kept in history and prompts; a longer one (a huge
+    paste, a runaway reply) is kept whole in a file beside the session's log and enters the
+    history as its head and tail with a note saying where the rest is."""
 
 
 @attrs.frozen

@@ -76,8 +76,12 @@ class UnknownNameError(WeaverError):
     known: tuple[str, ...] = ()
 
     def __str__(self) -> str:
+        import difflib  # only once an error is shown
+
         known = ", ".join(self.known) or "none"
-        return f"unknown {self.kind} {self.name!r} ({self.message}); known: {known}"
+        close = difflib.get_close_matches(self.name, list(self.known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown {self.kind} {self.name!r} ({self.message}){hint}; known: {known}"
 
 
 @attrs.define(eq=False)

@@ -8,7 +8,8 @@ change that removes or renames a key bumps it, adding a key does not.
 type                      data
 ========================  ===========================================================
 ``round_start``           ``user_query``
-``round_end``             ``round`` (the whole Round as JSON)
+``round_end``             ``round`` (the Round as JSON, without its posts: each post is
+                          in its own ``post_end``, so the log holds it once), ``post_ids``
 ``post_start``            ``send_from``, ``send_to`` (may change before ``post_end``)
 ``attachment_delta``      ``attachment_id``, ``type``, ``delta`` (text to append)
 ``attachment``            ``attachment`` (a complete Attachment as JSON)
@@ -37,7 +38,8 @@ from typing import Any
 
 import attrs
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: ``round_end`` carries the round without its posts, and their ids."""
 
 
 class EventType(str, enum.Enum):

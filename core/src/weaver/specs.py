@@ -29,6 +29,9 @@ class RoleSpec:
     (Recepta's explains how the Planner solves a step by itself).
     ``attachment_types`` names the attachment types the role writes beyond the core's
     :class:`weaver.model.AttachmentType`; two extensions declaring one name is an error.
+    ``calls_llm`` says the role calls a model, so a front end checks that its model is
+    configured before a round starts (a role that never does, such as Recepta, sets it
+    ``False``).
     """
 
     name: str
@@ -37,6 +40,7 @@ class RoleSpec:
     description: str = ""
     attachment_types: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     planner_hint: str = ""
+    calls_llm: bool = True
 
 
 @attrs.frozen

@@ -5,6 +5,11 @@ Layout under the workspace::
     sessions/<id>/events.jsonl   one durable event a line, flushed as each is written
     sessions/<id>/cwd/           the kernel's working directory (uploads, files code writes)
     sessions/<id>/artifacts/     plots and tables the code produced
+    sessions/<id>/content/       messages too long for the history, each kept whole once
+
+Any text can be stored: an event whose text is not valid Unicode (a lone surrogate from a
+broken client or a file name) is written with its non-ASCII characters escaped, which JSON
+reads back exactly.
 
 A process killed mid-write leaves at most a torn last line; reading reports it and skips
 it, so every post reported done before the kill is still there.
@@ -22,7 +27,7 @@ import cattrs
 from weaver.errors import WeaverError
 from weaver.events import Event, EventType
 from weaver.model import Post, Round, RoundState
-from weaver.serde import from_data, to_json
+from weaver.serde import from_data, to_data, to_json
 
 LOG_NAME = "events.jsonl"
 INTERRUPTED = "interrupted: the process stopped before this round ended"
@@ -53,6 +58,10 @@ class SessionPaths:
     def artifacts(self) -> Path:
         return self.root / "artifacts"
 
+    @property
+    def content(self) -> Path:
+        return self.root / "content"
+
     def create(self) -> None:
         for path in (self.cwd, self.artifacts):
             path.mkdir(parents=True, exist_ok=True)
@@ -70,14 +79,25 @@ class SessionStore:
     def __init__(self, paths: SessionPaths) -> None:
         self.paths = paths
         paths.create()
-        self._file = open(paths.log, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self._file = open(paths.log, "ab")  # noqa: SIM115 - closed in close()
         if _ends_torn(paths.log):
             # A crash left half a line: end it, or the next event would be glued onto it and lost too.
-            self._file.write("\n")
+            self._file.write(b"\n")
 
     def append(self, event: Event) -> None:
-        self._file.write(to_json(event) + "\n")
+        try:
+            line = (to_json(event) + "\n").encode("utf-8")
+        except UnicodeEncodeError:
+            line = (json.dumps(to_data(event), ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
+        self._file.write(line)
         self._file.flush()
+
+    def keep(self, name: str, text: str) -> Path:
+        """Write ``text`` whole to ``content/<name>`` (for a message too long for the history)."""
+        self.paths.content.mkdir(parents=True, exist_ok=True)
+        path = self.paths.content / name
+        path.write_text(text, encoding="utf-8", errors="backslashreplace")
+        return path
 
     def close(self) -> None:
         self._file.close()
@@ -146,7 +166,11 @@ def rebuild_rounds(events: tuple[Event, ...]) -> tuple[Round, ...]:
             post = from_data(event.data["post"], Post)
             rounds[event.round_id] = attrs.evolve(current, posts=(*current.posts, post))
         elif event.type is EventType.round_end:
-            rounds[event.round_id] = from_data(event.data["round"], Round)
+            ended = from_data(event.data["round"], Round)
+            if "post_ids" in event.data:  # since schema 2 the posts are only in their post_end events
+                logged = {post.id: post for post in rounds[event.round_id].posts} if event.round_id in rounds else {}
+                ended = attrs.evolve(ended, posts=tuple(logged[i] for i in event.data["post_ids"] if i in logged))
+            rounds[event.round_id] = ended
     return tuple(
         r if r.state.is_final else attrs.evolve(r, state=RoundState.failed, reason=INTERRUPTED)
         for r in rounds.values()

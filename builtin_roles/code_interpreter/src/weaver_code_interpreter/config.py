@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from weaver.config import at_least
+
 
 @attrs.frozen
 class CodeInterpreterConfig:
@@ -19,7 +21,7 @@ class CodeInterpreterConfig:
 
     llm: str | None = None
     """The model alias the CodeInterpreter calls; ``None`` uses ``[llm]`` itself."""
-    max_retries: int = 3
+    max_retries: int = attrs.field(default=3, validator=at_least(0))
     """Corrections per step after the first attempt: a format error, a verification error or
     an execution error goes back to the model with precise feedback, at most this many times
     (so at most ``max_retries + 1`` attempts); then the Planner gets the last error. The count
@@ -27,9 +29,9 @@ class CodeInterpreterConfig:
     plugin_only: bool = False
     """Plugin-only mode: code may only call the enabled plugins with literal arguments and
     bind their results to names (checked by the verifiers in ``VerifyMode.plugin_only``)."""
-    max_variables: int = 30
+    max_variables: int = attrs.field(default=30, validator=at_least(0))
     """How many of the kernel's variables the prompt lists."""
-    history_max_tokens: int = 8000
+    history_max_tokens: int = attrs.field(default=8000, validator=at_least(1))
     """The token budget for earlier rounds in the prompt, handed to memory compressors."""
     extra_instructions: str = ""
     """Text appended to the instructions (house rules, domain hints)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 
+from weaver.config import at_least
+
 
 @attrs.frozen
 class PlannerConfig:
@@ -20,10 +22,10 @@ class PlannerConfig:
 
     llm: str | None = None
     """The model alias the Planner calls; ``None`` uses ``[llm]`` itself."""
-    max_self_corrections: int = 3
+    max_self_corrections: int = attrs.field(default=3, validator=at_least(0))
     """How many times an invalid reply goes back to the model, counted per round and reset by
     a valid reply; one more invalid reply fails the round."""
-    max_steps: int = 15
+    max_steps: int = attrs.field(default=15, validator=at_least(1))
     """Planner turns per round; when they are used up the round stops with the progress so far."""
     use_examples: bool = True
     """Put few-shot example conversations in the prompt."""
@@ -34,5 +36,5 @@ class PlannerConfig:
     are relative to the project directory."""
     extra_instructions: str = ""
     """Text appended to the Planner's instructions (house rules, domain hints)."""
-    history_max_tokens: int = 8000
+    history_max_tokens: int = attrs.field(default=8000, validator=at_least(1))
     """The token budget for earlier rounds in the prompt, handed to memory compressors."""

@@ -49,5 +49,6 @@ def weaver_roles() -> list[RoleSpec]:
             factory=_make_recepta,
             description=RECEPTA_DESCRIPTION,
             planner_hint=PLANNER_HINT,
+            calls_llm=False,
         )
     ]

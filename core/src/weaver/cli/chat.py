@@ -56,7 +56,7 @@ def chat(
     ] = None,
 ) -> None:
     """Chat with Weaver: requests run as rounds, rendered live; /help lists the commands."""
-    app = CliState.of(ctx).app()
+    app = CliState.of(ctx).ready_app()
     session = app.resume(session_id) if session_id else app.session()
     raise typer.Exit(Chat(app, session).loop())
 
@@ -120,7 +120,8 @@ class Chat:
             self.view.close()
 
     def _read_and_run(self) -> int:
-        from weaver.cli.rounds import EXIT_CANCELLED, run_round
+        from weaver.cli.exits import EXIT_CANCELLED
+        from weaver.cli.rounds import run_round
         from weaver.errors import WeaverError
 
         interrupted = False

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from weaver.cli.output import echo_json, warn
+from weaver.cli.output import command_group, echo_json
 from weaver.cli.state import CliState
 
 ALIGN_LIMIT = 40
@@ -14,7 +14,7 @@ ALIGN_LIMIT = 40
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+    group = command_group("Inspect the configuration.")
     group.command("show")(show)
     app.add_typer(group, name="config")
 
@@ -27,8 +27,6 @@ def show(
     app = CliState.of(ctx).app()
     secret_keys = {name: table.secret_keys for name, table in app.registry.config_tables.items()}
     rows = app.config.rows(secret_keys)
-    for warning in app.config.warnings:
-        warn(warning)
     if as_json:
         echo_json(
             {

@@ -2,7 +2,7 @@
 the sandbox, and the LLM endpoint when one is configured.
 
 Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
-:class:`Check` rows; append a function to add one. ``doctor`` exits 1 when any row failed.
+:class:`Check` rows; add a function to it to add one. ``doctor`` exits 1 when any row failed.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ def check_extensions(state: CliState) -> list[Check]:
         )
         for info in state.report.extensions
     ]
+
+
+def check_roles(state: CliState) -> list[Check]:
+    """The roles ``[session] roles`` enables are installed."""
+    from weaver.errors import ConfigError
+
+    try:
+        roles = state.app().roles
+    except ConfigError as exc:
+        return [Check("roles", "fail", str(exc))]
+    return [Check("roles", "ok", ", ".join(roles) or "none enabled")]
 
 
 def check_kernel(state: CliState) -> list[Check]:
@@ -119,15 +130,16 @@ def check_llm(state: CliState) -> list[Check]:
     return [Check("llm", "warn", f"{backend.endpoint} answers but does not list {model.model!r} ({len(names)} models)")]
 
 
-CHECKS: list[Callable[[CliState], list[Check]]] = [
+CHECKS: tuple[Callable[[CliState], list[Check]], ...] = (
     check_python,
     check_packages,
     check_extensions,
+    check_roles,
     check_kernel,
     check_sandbox,
     check_llm,
-]
-"""The checks ``weaver doctor`` runs, in order; append a function to add one."""
+)
+"""The checks ``weaver doctor`` runs, in order; add a function to the tuple to add one."""
 
 
 def register(app: typer.Typer) -> None:
@@ -140,6 +152,7 @@ def doctor(
 ) -> None:
     """Check Python, packages, extensions, a kernel start and the sandbox; exit 1 if any check fails."""
     state = CliState.of(ctx)
+    state.app()  # a configuration that does not load is a usage error (status 2), not a failed check
     rows: list[Check] = []
     for check in CHECKS:
         try:

@@ -25,7 +25,7 @@ def extensions(
     """List extensions: name, module, distribution, version, hooks implemented, load failures.
 
     Extensions are the installed distributions that add roles, guards, verifiers and
-    plugins; ``weaver plugins`` lists the plugins, the functions generated code calls.
+    plugins; 'weaver plugins' lists the plugins, the functions generated code calls.
     """
     state = CliState.of(ctx)
     from weaver.serde import to_data

@@ -25,7 +25,7 @@ def _pip(*args: str) -> None:
 
 
 def install(
-    packages: Annotated[list[str] | None, typer.Argument(metavar="PACKAGE...", help="What pip should install.")] = None,
+    packages: Annotated[list[str] | None, typer.Argument(metavar="PACKAGE", help="What pip should install.")] = None,
     upgrade: Annotated[bool, typer.Option("--upgrade", "-U", help="Upgrade packages to the newest version.")] = False,
     editable: Annotated[
         str | None, typer.Option("--editable", "-e", metavar="PATH", help="Install a local project in editable mode.")
@@ -43,7 +43,7 @@ def install(
 
 
 def uninstall(
-    packages: Annotated[list[str], typer.Argument(metavar="PACKAGE...", help="What pip should uninstall.")],
+    packages: Annotated[list[str], typer.Argument(metavar="PACKAGE", help="What pip should uninstall.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
 ) -> None:
     """Uninstall packages from the environment Weaver runs in."""

@@ -1,10 +1,15 @@
-"""Small output helpers shared by the commands: aligned text tables and JSON."""
+"""Small output helpers shared by the commands: command groups, aligned text tables and JSON."""
 
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import typer
+
+
+def command_group(help: str, *, no_args_is_help: bool = True) -> typer.Typer:
+    """A group of subcommands (``weaver sessions ...``) with the root command's help style."""
+    return typer.Typer(help=help, no_args_is_help=no_args_is_help, rich_markup_mode=None)
 
 
 def echo_json(data: Any) -> None:

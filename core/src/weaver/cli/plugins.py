@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from weaver.cli.output import echo_json
+from weaver.cli.output import command_group, echo_json
 from weaver.cli.state import CliState
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(no_args_is_help=False)
+    group = command_group("The plugins generated code can call.", no_args_is_help=False)
     group.callback(invoke_without_command=True)(plugins)
     group.command("test")(test)
     app.add_typer(group, name="plugins")

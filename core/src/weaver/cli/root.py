@@ -1,15 +1,17 @@
 """The root ``weaver`` command: global options, the core's commands, the extensions' commands."""
 
 import logging
+import signal
 import traceback
 from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from weaver import __version__
+from weaver.cli.exits import EXIT_CANCELLED, SUMMARY, status_of
 from weaver.cli.state import CliState, holding_logs
 from weaver.errors import WeaverError
 
@@ -30,6 +32,8 @@ def build(state: CliState | None = None) -> tuple[typer.Typer, CliState]:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        # Plain help: no type labels on flags, no padding when piped, the same on every terminal.
+        rich_markup_mode=None,
     )
     app.callback()(_root)
     for name in COMMANDS:
@@ -42,18 +46,37 @@ def build(state: CliState | None = None) -> tuple[typer.Typer, CliState]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run ``weaver`` (the console script); exits with the command's status."""
+    """Run ``weaver`` (the console script); exits with the command's status (:mod:`weaver.cli.exits`)."""
     _configure_logging()
+    # SIGTERM (a container stopping, a supervisor) takes the Ctrl-C path: the round is
+    # cancelled and recorded, kernels are shut down, nothing is left behind.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     app, state = build()
+    command = typer.main.get_command(app)
+    _end_help_with(command, SUMMARY)
     try:
-        typer.main.get_command(app).main(args=argv, prog_name="weaver", obj=state)
+        status = command.main(args=argv, prog_name="weaver", obj=state, standalone_mode=False)
+    except typer.TyperException as exc:  # a usage error (status 2), shown as the parser words it
+        exc.show()  # type: ignore[attr-defined]
+        status = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("cancelled", err=True)
+        status = EXIT_CANCELLED
     except WeaverError as exc:
         if state.verbose:
             traceback.print_exc()
         typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(1) from None
+        status = status_of(exc)
     finally:
         state.close()
+    raise SystemExit(status if isinstance(status, int) else 0)
+
+
+def _end_help_with(command: Any, text: str) -> None:
+    """Give every command's help (extensions' included) the same closing line."""
+    command.epilog = command.epilog or text
+    for sub in getattr(command, "commands", {}).values():
+        _end_help_with(sub, text)
 
 
 def _print_version(value: bool) -> None:

@@ -16,21 +16,13 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
+from weaver.cli.exits import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from weaver.model import Round, RoundState
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from weaver.engine import Session
-
-EXIT_FINISHED = 0
-"""The round finished: a post reached the user."""
-EXIT_FAILED = 1
-"""The round failed (an error, a guard stopped it, a limit was hit), or Weaver reported an error."""
-EXIT_USAGE = 2
-"""The command line or the configuration is wrong (bad option, unknown role, invalid weaver.toml)."""
-EXIT_CANCELLED = 130
-"""The round was cancelled with Ctrl-C (128 + SIGINT, as shells report it)."""
 
 _POLL_S = 0.1
 _GIVE_UP_AFTER = 3
@@ -40,7 +32,7 @@ _GIVE_UP_AFTER = 3
 def exit_code(round: Round) -> int:
     """The process exit status for a round that ended in ``round.state``."""
     if round.state is RoundState.finished:
-        return EXIT_FINISHED
+        return EXIT_OK
     if round.state is RoundState.cancelled:
         return EXIT_CANCELLED
     return EXIT_FAILED

@@ -37,7 +37,13 @@ def run(
     files: Annotated[
         list[Path] | None,
         typer.Option(
-            "--file", "-f", exists=True, dir_okay=False, readable=True, help="Upload a file into the session; repeatable."
+            "--file",
+            "-f",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Upload a file into the session; repeatable.",
         ),
     ] = None,
     session_id: Annotated[
@@ -45,20 +51,20 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Round as JSON on stdout.")] = False,
 ) -> None:
-    """Run one round and exit: 0 finished, 1 failed, 2 usage or config error, 130 cancelled."""
-    from weaver.cli.rounds import EXIT_USAGE, exit_code, run_round
+    """Run one round and exit: 0 finished, 1 failed, 2 usage or config error, 130 cancelled.
+
+    The live view goes to stderr; stdout gets the answer (or, with --json, the Round as one
+    line of JSON). A configuration problem (an invalid weaver.toml, an unknown role, no
+    model or API key, a session id that does not exist) exits 2 before any session is
+    stored.
+    """
+    from weaver.cli.rounds import exit_code, run_round
     from weaver.console import LiveView, make_console
-    from weaver.errors import ConfigError, UnknownNameError
     from weaver.serde import to_json
 
     console = make_console(stderr=True)
-    try:
-        app = CliState.of(ctx).app()
-        session = app.resume(session_id) if session_id else app.session()
-    except (ConfigError, UnknownNameError) as exc:
-        # Not a failed round: the project cannot run one (scripts can tell the two apart).
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    app = CliState.of(ctx).ready_app()
+    session = app.resume(session_id) if session_id else app.session()
     view = LiveView(console, session_id=session.id)
     unsubscribe = view.attach(app)
     try:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from weaver.cli.output import echo_json, echo_table, warn
+from weaver.cli.output import command_group, echo_json, echo_table, warn
 from weaver.cli.state import CliState
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="List, show, resume and export stored sessions.", no_args_is_help=True)
+    group = command_group("List, show, resume and export stored sessions.")
     group.command("list")(list_sessions)
     group.command("show")(show)
     group.command("resume")(resume)
@@ -32,9 +32,9 @@ def register(app: typer.Typer) -> None:
 def _rounds(app: App, session_id: str) -> tuple[Round, ...]:
     """The rounds a stored session's log records; unreadable lines become warnings."""
     from weaver.errors import SessionNotFoundError
-    from weaver.store import SessionPaths, read_log, rebuild_rounds, sessions_dir
+    from weaver.store import read_log, rebuild_rounds, session_paths
 
-    paths = SessionPaths(sessions_dir(app.workspace) / session_id)
+    paths = session_paths(app.workspace, session_id)
     if not paths.log.is_file():
         raise SessionNotFoundError(
             f"no session {session_id!r} in {app.workspace} ('weaver sessions list' shows them)", session_id=session_id
@@ -112,7 +112,7 @@ def show(
     from weaver.console import blocks, make_console
 
     console = make_console()
-    console.print(f"[bold]session {session_id}[/] · {len(rounds)} rounds")
+    console.print(f"[bold]session {session_id}[/] · {len(rounds)} round{'' if len(rounds) == 1 else 's'}")
     for round in rounds:
         for block in blocks.round_blocks(round):
             console.print(block)
@@ -122,10 +122,10 @@ def resume(
     ctx: typer.Context,
     session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
 ) -> None:
-    """Continue a stored session in ``weaver chat``, with its earlier rounds as history."""
+    """Continue a stored session in 'weaver chat', with its earlier rounds as history."""
     from weaver.cli.chat import Chat
 
-    app = CliState.of(ctx).app()
+    app = CliState.of(ctx).ready_app()
     raise typer.Exit(Chat(app, app.resume(session_id)).loop())
 
 
@@ -134,7 +134,7 @@ def export(
     session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Export JSON (a list of Rounds) instead of Markdown.")] = False,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write to this file instead of stdout.")
+        Path | None, typer.Option("--output", "-o", metavar="FILE", dir_okay=False, help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
     """Export a stored session as Markdown (default) or JSON."""

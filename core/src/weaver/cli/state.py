@@ -12,11 +12,13 @@ import attrs
 import pluggy
 import typer
 
-from weaver.config import extensions_strict, read_layers
+from weaver.config import PROJECT_FILE, extensions_strict, read_layers
 from weaver.extensions import Hooks, LoadReport, load_extensions, make_plugin_manager, selected_from_env
 
 if TYPE_CHECKING:
     from weaver.engine import App
+
+log = logging.getLogger("weaver.cli")
 
 
 @attrs.define
@@ -74,12 +76,34 @@ class CliState:
         self.held_logs.clear()
 
     def app(self) -> App:
-        """The :class:`weaver.App` for the project, built on first use."""
+        """The :class:`weaver.App` for the project, built on first use.
+
+        Its configuration warnings (a table no extension owns, with the likely intended
+        name; a key that moved) are logged once, here, for every command that reads it.
+        """
         if self._app is None:
             from weaver.engine import App
 
             self._app = App(self.project_dir, plugin_manager=self.pm, load_report=self.report, cli_sets=self.sets)
+            for warning in self._app.config.warnings:
+                log.warning("%s", warning)
         return self._app
+
+    def ready_app(self) -> App:
+        """The App, checked that a round can start (:meth:`weaver.App.preflight`): for the
+        commands that run rounds, before they create or resume a session.
+
+        In a folder with no ``weaver.toml`` it says where sessions will be kept, since it
+        creates the workspace there.
+        """
+        app = self.app()
+        if not (app.project_dir / PROJECT_FILE).is_file():
+            log.warning(
+                "no %s in %s: using the defaults; sessions are kept in %s ('weaver init' makes a project)",
+                PROJECT_FILE, app.project_dir, app.workspace,
+            )  # fmt: skip
+        app.preflight()
+        return app
 
     def close(self) -> None:
         if self._app is not None:

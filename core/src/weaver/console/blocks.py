@@ -250,7 +250,9 @@ def round_summary(round: Round) -> Text:
     """One line: how the round ended, why, how long it took and what it cost."""
     label, style = _STATE_LOOK.get(round.state, (round.state.value, "bold"))
     text = Text(label, style=style)
-    if round.reason and not (round.state is RoundState.finished and round.reason == "Completed"):
+    # "✓ finished: Completed" and "■ cancelled: cancelled" say one thing twice.
+    said = round.reason in ("Completed", round.state.value)
+    if round.reason and not said:
         first, _, more = round.reason.partition("\n")
         text.append(f": {first}" + (" …" if more else ""))
     details = Text(style="dim")

@@ -18,7 +18,7 @@ import pluggy
 from weaver.config import Config, build_config, extensions_strict, read_layers
 from weaver.engine.loop import LoopThread
 from weaver.engine.session import Session
-from weaver.errors import SessionNotFoundError
+from weaver.errors import ConfigError, SessionNotFoundError, UnknownNameError
 from weaver.events import Event
 from weaver.extensions import (
     Hooks,
@@ -31,7 +31,7 @@ from weaver.extensions import (
     selected_from_env,
 )
 from weaver.model import new_id
-from weaver.specs import PluginSpec
+from weaver.specs import PluginSpec, RoleSpec
 from weaver.store import read_log, rebuild_rounds, session_ids, session_paths
 
 if TYPE_CHECKING:
@@ -95,6 +95,45 @@ class App:
         self._kernels_used = False
         self._plugins: PluginSet | None = None
         self._plugin_specs: Mapping[str, PluginSpec] | None = None
+        self._roles: tuple[dict[str, RoleSpec], str] | None = None
+
+    @property
+    def roles(self) -> dict[str, RoleSpec]:
+        """The enabled roles (``[session] roles``) by wire alias; a name nobody provides is a
+        :class:`ConfigError` naming where it was set (raised when a session needs them, so
+        commands that only inspect the project still work)."""
+        return self._enabled_roles()[0]
+
+    @property
+    def entry(self) -> str:
+        """The wire alias of the role that receives the user's message (``""``: no roles)."""
+        return self._enabled_roles()[1]
+
+    def _enabled_roles(self) -> tuple[dict[str, RoleSpec], str]:
+        if self._roles is None:
+            session = self.config.table("session")
+            try:
+                roles = {spec.alias: spec for spec in map(self.registry.role, session.roles)}
+                entry = session.entry or (session.roles[0] if session.roles else "")
+                self._roles = roles, self.registry.role(entry).alias if entry else ""
+            except UnknownNameError as exc:
+                key = "entry" if session.entry and exc.name == session.entry else "roles"
+                source = self.config.sources.get(f"session.{key}", "defaults")
+                raise ConfigError(str(exc), source=source, table="session", key=key) from None
+        return self._roles
+
+    def preflight(self) -> None:
+        """Raise :class:`ConfigError` now if a round could not start: an enabled role that
+        calls a model whose model, API key or cassette is not configured.
+
+        Front ends call this before they create or resume a session, so a configuration
+        problem stores nothing.
+        """
+        for spec in self.roles.values():
+            if spec.calls_llm:
+                self.llm.model(self.llm.alias_for(spec.name))
+        if self.llm.settings.mode in ("replay", "replay_or_record") and any(s.calls_llm for s in self.roles.values()):
+            _ = self.llm.cassette  # resolving it raises when none is set
 
     @property
     def llm(self) -> LLMService:
@@ -132,7 +171,7 @@ class App:
 
     def session(self, session_id: str | None = None) -> Session:
         """A new session (with a fresh id unless one is given)."""
-        session = Session(self, session_id or new_id("session"))
+        session = Session(self, new_id("session") if session_id is None else session_id)
         self._sessions[session.id] = session
         return session
 

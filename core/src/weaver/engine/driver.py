@@ -32,29 +32,31 @@ log = logging.getLogger("weaver.engine")
 
 @attrs.define
 class RoundInProgress:
-    """The round being built (its posts so far) and the task running it."""
+    """The round being built (its posts so far), the task running it, and whether its deadline passed."""
 
     round: Round
     task: asyncio.Task[Any] | None = None
+    expired: bool = False
 
 
 async def drive(session: Session, current: RoundInProgress, text: str, files: Sequence[str | os.PathLike[str]]) -> Round:
     """Run the round to its end and return it finished (never raises for a failed round)."""
     round_id = current.round.id
-    session.emit(Event(EventType.round_start, session.id, round_id, data={"user_query": text}))
-    max_hops = session.app.config.table("session").max_hops
+    settings = session.app.config.table("session")
     final_state, reason, answer = RoundState.failed, "", None
     try:
+        session.emit(Event(EventType.round_start, session.id, round_id, data={"user_query": current.round.user_query}))
         # Background work of the last round (a summary) finishes first: its usage counts
         # before this round's first budget check, and its results reach this round's prompts.
         await session.settle()
         if not session.entry:
             raise RoundStopped("no roles are enabled: set [session] roles")
+        _check_text(text, "the message")
         post = Post(send_from=USER, send_to=session.entry, message=text, attachments=_attach_files(session, files))
         specs = session.role_specs
         hops = 0
         while True:
-            _record_post(session, current, post)
+            post = _record_post(session, current, post)
             if post.send_to == USER:
                 stop = post.attachment(AttachmentType.stop)
                 final_state, reason, answer = RoundState.finished, stop.content if stop else "Completed", post.message
@@ -65,28 +67,48 @@ async def drive(session: Session, current: RoundInProgress, text: str, files: Se
                     f"(enabled: {', '.join(specs)})"
                 )
             hops += 1
-            if hops > max_hops:
-                raise RoundStopped(f"hop limit reached: {max_hops} posts in one round ([session] max_hops)")
+            if hops > settings.max_hops:
+                raise RoundStopped(f"hop limit reached: {settings.max_hops} posts in one round ([session] max_hops)")
             ctx = session.role_context(specs[post.send_to], post, current.round)
             post = await session.role(post.send_to).reply(ctx)
     except asyncio.CancelledError:
-        final_state, reason = RoundState.cancelled, "cancelled"
+        if current.expired:
+            limit = settings.round_timeout_s
+            final_state, reason = RoundState.failed, f"the round took longer than {limit:g} s ([session] round_timeout_s)"
+        else:
+            final_state, reason = RoundState.cancelled, "cancelled"
     except RoundStopped as stop:
         final_state, reason = stop.state, str(stop)
     except Exception as exc:  # a failed round is recorded, never raised
         log.debug("round %s failed", round_id, exc_info=True)
         final_state, reason = RoundState.failed, f"{type(exc).__name__}: {exc}"
-        session.emit(
-            Event(EventType.error, session.id, round_id, data={"message": str(exc), "error_type": type(exc).__name__})
-        )
+        try:
+            session.emit(
+                Event(EventType.error, session.id, round_id, data={"message": str(exc), "error_type": type(exc).__name__})
+            )
+        except Exception:
+            log.exception("round %s: the error event could not be recorded", round_id)
     return attrs.evolve(
         current.round, state=final_state, reason=reason, answer=answer, usage=session.round_usage(), ended_at=_now()
     )
 
 
-def _record_post(session: Session, current: RoundInProgress, post: Post) -> None:
+def _record_post(session: Session, current: RoundInProgress, post: Post) -> Post:
+    """Add ``post`` to the round and the log, bounded as history keeps it; returns what was kept."""
+    post = session.bounded(post)
     current.round = attrs.evolve(current.round, posts=(*current.round.posts, post))
     session.emit(Event(EventType.post_end, session.id, current.round.id, post.id, {"post": to_data(post)}))
+    return post
+
+
+def _check_text(text: str, what: str) -> None:
+    """Refuse text that is not valid Unicode (a lone surrogate): no model or file can take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RoundStopped(
+            f"{what} is not valid Unicode text (a lone surrogate at position {exc.start}); send it again without it"
+        ) from None
 
 
 def _attach_files(session: Session, files: Sequence[str | os.PathLike[str]]) -> tuple[Attachment, ...]:
@@ -94,6 +116,7 @@ def _attach_files(session: Session, files: Sequence[str | os.PathLike[str]]) -> 
     session.paths.create()
     for item in files:
         source = Path(item)
+        _check_text(source.name, f"the file name {source.name!r}")
         target = session.cwd / source.name
         shutil.copyfile(source, target)
         attachments.append(Attachment(AttachmentType.file, source.name, {"path": str(target)}))

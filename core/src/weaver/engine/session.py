@@ -17,8 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from weaver.context import ChatPort, HookContext, LLMPort
 from weaver.engine.accounting import Accounts, usage_in
+from weaver.engine.bounds import bounded, bounded_post
 from weaver.engine.driver import RoundInProgress, drive
 from weaver.engine.loop import running_loop
 from weaver.errors import WeaverError
@@ -63,13 +66,8 @@ class Session:
             str(e.data.get("key")): e.data.get("value") for e in events if e.type is EventType.state
         }
         self._scratch: dict[str, Any] = {}
-        session_config = app.config.table("session")
-        self._role_specs: dict[str, RoleSpec] = {}
-        for name in session_config.roles:
-            spec = app.registry.role(name)
-            self._role_specs[spec.alias] = spec
-        entry = session_config.entry or (session_config.roles[0] if session_config.roles else "")
-        self.entry: str = app.registry.role(entry).alias if entry else ""
+        self._role_specs: dict[str, RoleSpec] = app.roles
+        self.entry: str = app.entry
         self._roles: dict[str, Role] = {}
         self._store: SessionStore | None = None
         self._current: RoundInProgress | None = None
@@ -308,20 +306,50 @@ class Session:
             raise WeaverError(f"session {self.id} is closed")
         if self._current is not None:
             raise WeaverError(f"session {self.id} is already running a round; cancel it or wait")
-        current = RoundInProgress(Round(user_query=text, state=RoundState.running))
+        round = Round(user_query="", state=RoundState.running)
+        current = RoundInProgress(attrs.evolve(round, user_query=self._bound(text, f"{round.id}-request.txt")))
         self._current = current
         current.task = asyncio.current_task()
+        limit = self.app.config.table("session").round_timeout_s
+        deadline = asyncio.get_running_loop().call_later(limit, self._expire, current) if limit else None
         try:
             self._scratch = {}
             self._accounts.start_round(current.round.id)
             finished = await drive(self, current, text, files)
-            self.rounds = (*self.rounds, finished)
-            self.emit(Event(EventType.round_end, self.id, finished.id, data={"round": to_data(finished)}))
-            self.app.hooks.round_end(finished, self.rounds, self.hook_context("", finished.id))
-            return finished
+            if deadline is not None:
+                deadline.cancel()
+            return self._record_round(finished)
         finally:
             self._accounts.end_round()
             self._current = None
+
+    @staticmethod
+    def _expire(current: RoundInProgress) -> None:
+        current.expired = True
+        if current.task is not None:
+            current.task.cancel()
+
+    def _record_round(self, finished: Round) -> Round:
+        """Log the finished round, then keep it; a round the log could not take is not kept."""
+        try:
+            ended = {"round": to_data(attrs.evolve(finished, posts=())), "post_ids": [p.id for p in finished.posts]}
+            self.emit(Event(EventType.round_end, self.id, finished.id, data=ended))
+        except Exception as exc:
+            log.exception("session %s: round %s could not be recorded", self.id, finished.id)
+            return attrs.evolve(finished, state=RoundState.failed, reason=f"the round could not be recorded: {exc}")
+        self.rounds = (*self.rounds, finished)
+        self.app.hooks.round_end(finished, self.rounds, self.hook_context("", finished.id))
+        return finished
+
+    def bounded(self, post: Post) -> Post:
+        """``post`` with any text longer than ``[session] max_message_chars`` kept whole beside the log."""
+        return bounded_post(post, self.app.config.table("session").max_message_chars, self._keep)
+
+    def _bound(self, text: str, name: str) -> str:
+        return bounded(text, self.app.config.table("session").max_message_chars, name, self._keep)
+
+    def _keep(self, name: str, text: str) -> str:
+        return str(self._ensure_store().keep(name, text))
 
     def round_usage(self) -> Usage:
         """What the running round has spent so far."""

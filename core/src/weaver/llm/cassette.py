@@ -43,6 +43,13 @@ _VOLATILE = (
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<hex>"),
 )
 _MISS_DIFF_LINES = 40
+MIN_SECRET_CHARS = 8
+"""Shorter values are not treated as secrets: a local server's placeholder key such as ``"x"``
+or ``"ollama"`` would otherwise be masked inside every word that contains it."""
+
+
+def is_secret(value: str) -> bool:
+    return len(value) >= MIN_SECRET_CHARS
 
 
 @attrs.frozen
@@ -57,7 +64,7 @@ class Scrubber:
 
     def secret_free(self, text: str) -> str:
         for secret in self.secrets:
-            if secret:
+            if is_secret(secret):
                 text = text.replace(secret, SECRET)
         return text
 

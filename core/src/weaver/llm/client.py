@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
 import json
 import random
 import time
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from weaver.llm.backend import BackendRequest, Completion, StatusCallback, TextCallback
+from weaver.llm.cassette import is_secret
 from weaver.llm.config import ModelConfig
 from weaver.llm.errors import LLMError
 from weaver.llm.schema import wire_schema
@@ -125,6 +127,12 @@ class OpenAIBackend:
             raise _Retryable(self._error(f"no reply within the timeout (read_timeout={self.model.read_timeout:g} s)")) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
+            if _refused(exc):
+                # Nothing listens there: waiting and retrying would only delay the same answer.
+                raise self._error(
+                    "the connection was refused: is the server running at that address? "
+                    "'weaver doctor' checks the endpoint and the model"
+                ) from None
             raise _Retryable(self._error(f"connection failed: {type(cause).__name__}: {cause}")) from None
         except openai.APIError as exc:
             raise self._error(f"the server reported an error: {_server_message(exc)}") from None
@@ -190,7 +198,7 @@ class OpenAIBackend:
     # ---- errors and waits ------------------------------------------------------------
 
     def _error(self, detail: str, status: int | None = None) -> LLMError:
-        if self._secret:
+        if is_secret(self._secret):
             detail = detail.replace(self._secret, "****")
         return LLMError(f"LLM call to {self.endpoint} failed: {detail}", endpoint=self.endpoint, status=status)
 
@@ -230,6 +238,20 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
             if parsed is not None:
                 return max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
     return None
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a connection error was a refusal (nothing listening), anywhere in its causes."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or getattr(current, "errno", None) == errno.ECONNREFUSED:
+            return True
+        if "connection refused" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _server_message(exc: Any) -> str:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
+from weaver.config import at_least, greater_than
 from weaver.errors import ConfigError
 from weaver.llm.extract import DEFAULT_MAX_REPLY_CHARS
 
@@ -59,18 +60,22 @@ class ModelConfig:
     instructions in the prompt (for servers that support neither)."""
     stream: bool = True
     temperature: float | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 120.0
+    connect_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
+    read_timeout: float = attrs.field(default=120.0, validator=greater_than(0))
     """Seconds to wait for the next bytes of a reply (also the first byte of a stream)."""
-    max_retries: int = 3
-    """Retries after a 429, a 5xx, a timeout or a connection error (0: none)."""
-    retry_backoff: float = 0.5
+    total_timeout: float = attrs.field(default=600.0, validator=greater_than(0))
+    """Seconds one call may take in all, retries included: a server that trickles bytes just
+    fast enough to keep ``read_timeout`` happy still ends here."""
+    max_retries: int = attrs.field(default=3, validator=at_least(0))
+    """Retries after a 429, a 5xx, a timeout or a connection error (0: none). A refused
+    connection is not retried: nothing listens at the address."""
+    retry_backoff: float = attrs.field(default=0.5, validator=at_least(0))
     """The first backoff in seconds; it doubles per retry (with jitter) when no Retry-After is given."""
-    max_retry_wait: float = 60.0
+    max_retry_wait: float = attrs.field(default=60.0, validator=at_least(0))
     """The longest wait between retries; a longer ``Retry-After`` gives up at once."""
-    input_price_per_million: float = 0.0
-    output_price_per_million: float = 0.0
-    max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS
+    input_price_per_million: float = attrs.field(default=0.0, validator=at_least(0))
+    output_price_per_million: float = attrs.field(default=0.0, validator=at_least(0))
+    max_reply_chars: int = attrs.field(default=DEFAULT_MAX_REPLY_CHARS, validator=at_least(1))
     """The longest reply parsed as JSON, in characters (1 MiB); a longer one is refused with a
     correction asking for a short reply, and only its head is kept for the retry."""
 

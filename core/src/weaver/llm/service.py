@@ -117,7 +117,14 @@ class LLMService:
             chunks.append(delta)
             on_text(delta)
 
-        completion = await self.backend(alias).complete(request, tee, on_status)
+        backend, limit = self.backend(alias), self.model(alias).total_timeout
+        try:
+            completion = await asyncio.wait_for(backend.complete(request, tee, on_status), limit)
+        except TimeoutError:
+            raise LLMError(
+                f"LLM call to {backend.endpoint} failed: no complete reply within {limit:g} s ([llm] total_timeout)",
+                endpoint=backend.endpoint,
+            ) from None
         if mode in ("record", "replay_or_record"):
             self.cassette.record(request, chunks, completion)
         return completion

@@ -38,8 +38,9 @@ class FakeReply:
 
     ``prompt_tokens``/``completion_tokens`` default to word counts; ``usage=False`` sends no
     usage at all. ``delay`` holds the first byte back (a slow server). When streaming,
-    ``cut_after`` drops the connection after that many content chunks, and
-    ``malformed_after`` sends a chunk that is not JSON after that many.
+    ``cut_after`` drops the connection after that many content chunks,
+    ``malformed_after`` sends a chunk that is not JSON after that many, and ``chunk_delay``
+    waits between chunks (a server that trickles bytes just fast enough to look alive).
     """
 
     content: str
@@ -51,6 +52,7 @@ class FakeReply:
     cut_after: int | None = None
     malformed_after: int | None = None
     finish_reason: str = "stop"
+    chunk_delay: float = 0.0
 
 
 @attrs.frozen
@@ -237,6 +239,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if index == reply.malformed_after:
                 self._send(b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": \n\n')
+            if reply.chunk_delay:
+                time.sleep(reply.chunk_delay)
             self._event(_chunk(model, {"content": piece}))
         self._event(_chunk(model, {}, finish_reason=reply.finish_reason))
         if reply.usage and (body.get("stream_options") or {}).get("include_usage"):

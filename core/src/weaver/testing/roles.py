@@ -19,7 +19,7 @@ class EchoRole:
         return post.build()
 
 
-ECHO_ROLE = RoleSpec(name="echo", alias="Echo", factory=EchoRole, description="Repeats what it is told.")
+ECHO_ROLE = RoleSpec(name="echo", alias="Echo", factory=EchoRole, description="Repeats what it is told.", calls_llm=False)
 
 
 @hookimpl

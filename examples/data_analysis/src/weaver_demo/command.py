@@ -13,7 +13,7 @@ from weaver.cli import CliState
 def demo(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Option("--dir", file_okay=False, help="Where to copy the example project and run it.")
+        Path, typer.Option("--dir", metavar="DIR", file_okay=False, help="Where to copy the example project and run it.")
     ] = Path("weaver-demo"),
 ) -> None:
     """Replay a recorded session of the data-analysis example: real kernel, no model, no network."""

@@ -34,7 +34,9 @@ class Greeter:
 
 @weaver.hookimpl
 def weaver_roles():
-    return [RoleSpec(name="greeter", alias="Greeter", factory=Greeter, description="Greets whoever writes.")]
+    return [
+        RoleSpec(name="greeter", alias="Greeter", factory=Greeter, description="Greets whoever writes.", calls_llm=False)
+    ]
 
 
 @weaver.hookimpl
