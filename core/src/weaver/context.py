@@ -9,7 +9,9 @@ configuration, the usage so far, the plugins code can call. It also carries the 
 - ``spawn(coro)`` starts background work that the session owns: the next round waits for it,
   and closing the session awaits it, so nothing it does is lost or overlaps a budget check;
 - ``llm(alias, role=...)`` is a chat client whose calls are guarded and recorded like any
-  role's (for work started with ``spawn``, such as a summary written between rounds).
+  role's (for work started with ``spawn``, such as a summary written between rounds);
+- ``approve(request)`` asks a person to approve code or a plan and waits for the answer
+  (:mod:`weaver.approvals`).
 
 What belongs to a session lives in the session, never in an extension's module:
 ``scratch`` is a dictionary for the current round (a guard's counters), and ``state`` holds
@@ -19,7 +21,7 @@ resumed, so a resumed session or a second process sees it too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -29,6 +31,7 @@ from weaver.model import Usage
 from weaver.specs import PluginSpec
 
 if TYPE_CHECKING:
+    from weaver.approvals import ApprovalAnswer, ApprovalRequest
     from weaver.config import Config
     from weaver.llm.request import ChatMessage, LLMResponse
 
@@ -71,6 +74,10 @@ def _no_llm(alias: str | None = None, *, role: str | None = None) -> ChatPort:
     raise RuntimeError("this context belongs to no session, so it has no LLM client")
 
 
+async def _nobody_to_ask(request: ApprovalRequest) -> ApprovalAnswer:
+    raise RuntimeError("this context belongs to no session, so there is nobody to ask for approval")
+
+
 @attrs.frozen(kw_only=True)
 class HookContext:
     """What a hook knows about the session it serves, and the session's ports.
@@ -97,6 +104,7 @@ class HookContext:
     emit: Callable[[Event], None] = attrs.field(default=_discard, repr=False)
     spawn: Callable[[Coroutine[Any, Any, Any]], None] = attrs.field(default=_no_background, repr=False)
     llm: LLMPort = attrs.field(default=_no_llm, repr=False)
+    approve: Callable[[ApprovalRequest], Awaitable[ApprovalAnswer]] = attrs.field(default=_nobody_to_ask, repr=False)
 
     @property
     def round_llm_calls(self) -> int:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from weaver.config import Config
+    from weaver.context import HookContext
     from weaver.execution.executor import Executor, ExecutorSetup
     from weaver.execution.result import ExecutionResult
     from weaver.llm.config import ModelConfig
@@ -61,12 +62,14 @@ class ExtensionsConfig:
 
 @hookimpl
 def weaver_config_tables() -> list[ConfigTable]:
+    from weaver.approvals import ApprovalConfig
     from weaver.execution.config import ExecutionConfig
     from weaver.llm.config import LLMConfig
     from weaver.plugins.loader import PluginsConfig
 
     return [
         ConfigTable("session", SessionConfig, "Roles and round limits"),
+        ConfigTable("approval", ApprovalConfig, "When a person approves code or a plan before it is used"),
         ConfigTable("workspace", WorkspaceConfig, "Where session state lives"),
         ConfigTable("extensions", ExtensionsConfig, "How extensions load"),
         ConfigTable("llm", LLMConfig, "LLM models, prices, retries, recording and replay"),
@@ -91,6 +94,22 @@ def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget) -> Com
     from weaver.memory import CompressedMemory
 
     return CompressedMemory(rounds=tuple(rounds))
+
+
+@hookimpl
+def weaver_approval_required(kind: str, content: str, ctx: HookContext) -> list[str]:
+    """``[approval]``: ``code = "always"`` or ``"risky"``, and ``plan = true``."""
+    from weaver.approvals import ApprovalConfig, risky_reasons
+
+    settings = ctx.config.table(ApprovalConfig)
+    if kind == "plan":
+        return ["[approval] plan = true"] if settings.plan else []
+    if kind != "code" or settings.code == "never":
+        return []
+    if settings.code == "always":
+        return ['[approval] code = "always"']
+    costly = frozenset(name for name, spec in ctx.plugins.items() if spec.cost > settings.plugin_cost_over)
+    return risky_reasons(content, costly)
 
 
 def _local_executor(session_dir: Path, config: Config, setup: ExecutorSetup) -> Executor:

@@ -23,10 +23,14 @@ type                      data
 ``execution``             ``result`` (an execution result as JSON)
 ``state``                 ``key``, ``value``: an extension's state for this session
                           (:meth:`weaver.context.HookContext.persist`), JSON values
+``approval_request``      ``request``: what a person is asked to approve (code, a plan)
+                          and why (:mod:`weaver.approvals`)
+``approval``              ``answer``: approved, edited or rejected, by whom, and why
 ========================  ===========================================================
 
-``round_start``, ``post_end``, ``round_end``, ``llm_call``, ``execution`` and ``state``
-are *durable*: the session store keeps them, and they are enough to rebuild a session.
+``round_start``, ``post_end``, ``round_end``, ``llm_call``, ``execution``, ``state``,
+``approval_request`` and ``approval`` are *durable*: the session store keeps them, and they
+are enough to rebuild a session.
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ class EventType(str, enum.Enum):
     llm_call = "llm_call"
     execution = "execution"
     state = "state"
+    approval_request = "approval_request"
+    approval = "approval"
 
 
 DURABLE = frozenset(
@@ -67,6 +73,8 @@ DURABLE = frozenset(
         EventType.llm_call,
         EventType.execution,
         EventType.state,
+        EventType.approval_request,
+        EventType.approval,
     }
 )
 

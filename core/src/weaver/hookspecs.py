@@ -267,6 +267,29 @@ def weaver_after_execute(code: str, result: ExecutionResult, ctx: HookContext) -
 
 
 # --------------------------------------------------------------------------------------
+# Approval: when a person must look before work goes on
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def weaver_approval_required(kind: str, content: str, ctx: HookContext) -> str | Sequence[str] | None:
+    """Say why a person must approve ``content`` before it is used; ``None`` when they need not.
+
+    ``kind`` is ``"code"`` (code about to run, after verification and the guards) or
+    ``"plan"`` (the Planner's plan before its first worker step). Every implementation is
+    asked; any reason means the session asks a person (:mod:`weaver.approvals`) and waits.
+    The core's own implementation applies ``[approval]``.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_approval_required(kind, content, ctx):
+            if kind == "code" and "DROP TABLE" in content.upper():
+                return "it drops a table"
+    """
+
+
+# --------------------------------------------------------------------------------------
 # Memory and feedback
 # --------------------------------------------------------------------------------------
 

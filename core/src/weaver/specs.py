@@ -60,6 +60,10 @@ class PluginSpec:
     config: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     batch: str | None = None
     path: str | None = None
+    cost: float = 0.0
+    """What one call costs, in the currency of the ``[llm]`` prices, when the plugin knows
+    (a paid API); ``[approval] code = "risky"`` asks before code calls a plugin over
+    ``[approval] plugin_cost_over``."""
 
 
 @attrs.frozen

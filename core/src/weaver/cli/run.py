@@ -50,6 +50,9 @@ def run(
         str | None, typer.Option("--session", metavar="ID", help="Continue a stored session instead of starting one.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Round as JSON on stdout.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Approve every approval request ([approval]) without asking.")
+    ] = False,
 ) -> None:
     """Run one round and exit: 0 finished, 1 failed, 2 usage or config error, 130 cancelled.
 
@@ -58,7 +61,7 @@ def run(
     model or API key, a session id that does not exist) exits 2 before any session is
     stored.
     """
-    from weaver.cli.rounds import exit_code, run_round
+    from weaver.cli.rounds import approve_all, exit_code, run_round
     from weaver.console import LiveView, make_console
     from weaver.serde import to_json
 
@@ -68,7 +71,7 @@ def run(
     view = LiveView(console, session_id=session.id)
     unsubscribe = view.attach(app)
     try:
-        round = run_round(session, request, files or (), console)
+        round = run_round(session, request, files or (), console, ask=approve_all if yes else None)
     finally:
         unsubscribe()
         view.close()

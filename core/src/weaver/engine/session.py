@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import MappingProxyType
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from weaver.approvals import ApprovalAnswer, ApprovalConfig, ApprovalRequest, Decision
 from weaver.context import ChatPort, HookContext, LLMPort
 from weaver.engine.accounting import Accounts, usage_in
 from weaver.engine.bounds import bounded, bounded_post
@@ -72,6 +74,8 @@ class Session:
         self._store: SessionStore | None = None
         self._current: RoundInProgress | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._approvals: dict[str, tuple[ApprovalRequest, asyncio.Future[ApprovalAnswer]]] = {}
+        self._approvals_lock = threading.Lock()  # front ends read and answer from their own threads
         self._closed = False
         self._execution: SessionExecution | None = None
         self._pipeline: CodePipeline | None = None
@@ -134,6 +138,29 @@ class Session:
         """The kernel's variables after the latest execution (empty before the first)."""
         return self._execution.variables() if self._execution is not None else ()
 
+    def pending_approvals(self) -> tuple[ApprovalRequest, ...]:
+        """What the session is waiting for a person to approve, oldest first."""
+        with self._approvals_lock:
+            return tuple(request for request, _ in self._approvals.values())
+
+    def answer(self, request_id: str, decision: Decision | str, *, content: str | None = None, reason: str = "") -> bool:
+        """Answer an approval request, from any thread; ``False`` when none is waiting with that id.
+
+        ``decision`` is ``approved``, ``edited`` (``content`` is then used instead of what was
+        asked) or ``rejected`` (``reason`` is shown to the model).
+        """
+        decision = Decision(decision)
+        with self._approvals_lock:
+            waiting = self._approvals.get(request_id)
+        if waiting is None:
+            return False
+        request, future = waiting
+        if decision is Decision.edited and content is None:
+            raise ValueError("an edited answer needs the edited content")
+        answer = ApprovalAnswer(request_id, decision, request.content if content is None else content, reason)
+        self.app.call_soon(_settle_future, future, answer)
+        return True
+
     def close(self) -> None:
         """Wait for background work, stop the kernel and close the log (from any thread)."""
         if self._closed:
@@ -186,6 +213,7 @@ class Session:
             emit=lambda event: self.emit(event),
             spawn=lambda coro: self._spawn(coro),
             llm=self._llm_port(role, round_id),
+            approve=lambda request: self._approve(request),
         )
 
     def _llm_port(self, default_role: str, round_id: str | None) -> LLMPort:
@@ -228,6 +256,25 @@ class Session:
         from weaver.llm.service import ChatClient
 
         return ChatClient(self.app.llm, alias or DEFAULT_ALIAS, lambda: self.hook_context(role, round_id, step))
+
+    async def _approve(self, request: ApprovalRequest) -> ApprovalAnswer:
+        """Publish the request, wait for :meth:`answer` (or the timeout), record the answer."""
+        future: asyncio.Future[ApprovalAnswer] = asyncio.get_running_loop().create_future()
+        with self._approvals_lock:
+            self._approvals[request.id] = (request, future)
+        limit = self.app.config.table(ApprovalConfig).timeout_s
+        try:
+            self.emit(Event(EventType.approval_request, self.id, request.round_id, data={"request": to_data(request)}))
+            try:
+                answer = await asyncio.wait_for(future, limit)
+            except TimeoutError:
+                reason = f"nobody answered within {limit:g} s ([approval] timeout_s)"
+                answer = ApprovalAnswer(request.id, Decision.rejected, request.content, reason, by="timeout")
+        finally:
+            with self._approvals_lock:
+                self._approvals.pop(request.id, None)
+        self.emit(Event(EventType.approval, self.id, request.round_id, data={"answer": to_data(answer)}))
+        return answer
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if self._closed:
@@ -354,3 +401,9 @@ class Session:
     def round_usage(self) -> Usage:
         """What the running round has spent so far."""
         return self._accounts.round
+
+
+def _settle_future(future: asyncio.Future[ApprovalAnswer], answer: ApprovalAnswer) -> None:
+    """The first answer to a request counts; a later one (two front ends at once) is ignored."""
+    if not future.done():
+        future.set_result(answer)

@@ -90,6 +90,18 @@ class Hooks:
     def after_execute(self, code: str, result: ExecutionResult, ctx: HookContext) -> Outcome:
         return _combined(self.pm.hook.weaver_after_execute(code=code, result=result, ctx=ctx))
 
+    # ---- approval ---------------------------------------------------------------------
+
+    def approval_reasons(self, kind: str, content: str, ctx: HookContext) -> list[str]:
+        """Every reason an extension gives for a person to approve ``content`` (empty: none)."""
+        reasons: list[str] = []
+        for found in self.pm.hook.weaver_approval_required(kind=kind, content=content, ctx=ctx):
+            if isinstance(found, str):
+                reasons.append(found)
+            elif found:
+                reasons.extend(found)
+        return list(dict.fromkeys(reasons))
+
     # ---- memory and feedback ------------------------------------------------------------
 
     def compress_memory(self, rounds: Sequence[Round], budget: MemoryBudget, ctx: HookContext) -> CompressedMemory:
