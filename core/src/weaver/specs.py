@@ -31,7 +31,7 @@ class RoleSpec:
     :class:`weaver.model.AttachmentType`; two extensions declaring one name is an error.
     ``calls_llm`` says the role calls a model, so a front end checks that its model is
     configured before a round starts (a role that never does, such as Recepta, sets it
-    ``False``).
+    ``False``); ``runs_code`` that it runs code, so the session starts the kernel early.
     """
 
     name: str
@@ -41,6 +41,9 @@ class RoleSpec:
     attachment_types: tuple[str, ...] = attrs.field(default=(), converter=as_tuple)
     planner_hint: str = ""
     calls_llm: bool = True
+    runs_code: bool = False
+    """The role runs code (through ``ctx.run_code``): a session with such a role starts its
+    kernel when its first round starts, while the model is still thinking."""
 
 
 @attrs.frozen

@@ -29,7 +29,11 @@ def _make_code_interpreter() -> Any:
 def weaver_roles() -> list[RoleSpec]:
     return [
         RoleSpec(
-            name="code_interpreter", alias="CodeInterpreter", factory=_make_code_interpreter, description=DESCRIPTION
+            name="code_interpreter",
+            alias="CodeInterpreter",
+            factory=_make_code_interpreter,
+            description=DESCRIPTION,
+            runs_code=True,
         )
     ]
 

@@ -58,6 +58,8 @@ def chat(
     """Chat with Weaver: requests run as rounds, rendered live; /help lists the commands."""
     app = CliState.of(ctx).ready_app()
     session = app.resume(session_id) if session_id else app.session()
+    if any(spec.runs_code for spec in app.roles.values()):
+        app.warm_up()  # a kernel ready for the session after this one (/reset), started in the background
     raise typer.Exit(Chat(app, session).loop())
 
 

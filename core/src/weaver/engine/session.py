@@ -310,7 +310,20 @@ class Session:
             self._pipeline = CodePipeline(self.app.hooks, lambda code: self._execute(code))
         return await self._pipeline.run(code, mode, ctx)
 
+    def prestart(self) -> None:
+        """Start the kernel in the background when a role of this session runs code (``[execution] prestart``)."""
+        if self._execution is not None or not self.app.config.table("execution").prestart:
+            return
+        if any(spec.runs_code for spec in self._role_specs.values()):
+            self._spawn(self._session_execution().start())
+
     async def _execute(self, code: str) -> ExecutionResult:
+        result = await self._session_execution().execute(code)
+        round_id = self._current.round.id if self._current is not None else None
+        self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
+        return result
+
+    def _session_execution(self) -> SessionExecution:
         if self._closed:
             raise WeaverError(f"session {self.id} is closed")
         if self._execution is None:
@@ -327,10 +340,7 @@ class Session:
                     Event(EventType.status, self.id, data={"message": message, "restore": report})
                 ),
             )
-        result = await self._execution.execute(code)
-        round_id = self._current.round.id if self._current is not None else None
-        self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
-        return result
+        return self._execution
 
     def _ensure_store(self) -> SessionStore:
         if self._store is None:

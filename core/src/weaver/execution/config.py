@@ -56,6 +56,9 @@ class ExecutionConfig:
     pool_size: int = 1
     """Kernels kept started ahead of time for new sessions (0: start each on demand).
     Sandboxed kernels are not pooled: their mounts name a session's directory."""
+    prestart: bool = True
+    """A session whose roles run code starts its kernel (or takes one from the pool) when its
+    first round starts, so the kernel starts while the model writes the first reply."""
     restore_on_resume: bool = False
     """A resumed session re-runs its successful cells in order before its first execution."""
     python: str = ""

@@ -30,6 +30,11 @@ class ExecutorSetup:
 class Executor(Protocol):
     """One session's code runner: a stateful kernel behind three calls."""
 
+    async def start(self) -> None:
+        """Start the kernel now rather than at the first execution (the session calls it early,
+        while the model is thinking); a failure here is raised again by the first execution."""
+        ...
+
     async def execute(self, code: str) -> ExecutionResult:
         """Run ``code``; never raises for a failure of the code, the time limit or the kernel."""
         ...

@@ -8,6 +8,7 @@ each result as a durable ``execution`` event.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from weaver.store import SessionPaths, read_log
 if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.specs import ExecutorSpec, PluginSpec
+
+log = logging.getLogger("weaver.execution")
 
 
 class SessionExecution:
@@ -79,6 +82,13 @@ class SessionExecution:
         if report.rerun:
             self.restore_report = report
             self._on_restore(report.summary(), to_data(report))
+
+    async def start(self) -> None:
+        """Start the executor's kernel ahead of the first execution; a failure waits for that execution."""
+        try:
+            await (await self.executor()).start()
+        except Exception:  # noqa: BLE001 - the first execution starts it again and reports the error
+            log.debug("session %s: starting the kernel early failed", self.session_id, exc_info=True)
 
     async def execute(self, code: str) -> ExecutionResult:
         return await (await self.executor()).execute(code)
