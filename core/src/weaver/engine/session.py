@@ -260,10 +260,12 @@ class Session:
         if self._pipeline is None:
             from weaver.execution.pipeline import CodePipeline
 
-            self._pipeline = CodePipeline(self.app.hooks, lambda code: self._execute(code))
+            self._pipeline = CodePipeline(
+                self.app.hooks, lambda code, budget: self._execute(code, budget), variables=lambda: self.variables()
+            )
         return await self._pipeline.run(code, mode, ctx)
 
-    async def _execute(self, code: str) -> ExecutionResult:
+    async def _execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
         if self._closed:
             raise WeaverError(f"session {self.id} is closed")
         if self._execution is None:
@@ -280,7 +282,7 @@ class Session:
                     Event(EventType.status, self.id, data={"message": message, "restore": report})
                 ),
             )
-        result = await self._execution.execute(code)
+        result = await self._execution.execute(code, plugin_budget)
         round_id = self._current.round.id if self._current is not None else None
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result

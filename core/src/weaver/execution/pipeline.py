@@ -4,13 +4,17 @@ One call takes generated code through every check, in order, and stops at the fi
 refuses it:
 
 1. every verifier (``weaver_verify_code``): all violations are collected. A verifier that
-   crashes, or no verifier at all, blocks the code: nothing unjudged runs;
-2. the ``before_execute`` guards: a ``stop`` verdict means the code does not run;
-3. the session's executor runs it;
+   crashes, or no verifier at all, blocks the code: nothing unjudged runs. Refused code is
+   shown to the ``weaver_code_refused`` guards, whose ``stop`` ends the step's retries;
+2. the ``before_execute`` guards: a ``stop`` verdict means the code does not run; a ``warn``
+   is published as a status event before the code runs;
+3. the session's executor runs it, with what the plugin call budget's scope has left
+   (:mod:`weaver.plugins.budget`), and the calls the result reports are counted;
 4. the ``after_execute`` guards: ``stop`` ends the step's retries;
 5. the feedback hooks turn the result into the text the model reads: every
    ``weaver_trim_feedback`` trimmer in turn, then the one ``weaver_format_feedback``
-   formatter, with the guards' warnings and injected messages after it.
+   formatter (given the variables before the run, so it can say what changed), with the
+   guards' warnings and injected messages after it.
 
 The :class:`CodeRun` keeps every part, so a role reports it and decides whether to retry.
 The session builds one :class:`CodePipeline` around its executor and hands roles only its
@@ -20,20 +24,22 @@ The session builds one :class:`CodePipeline` around its executor and hands roles
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from weaver.guards import Outcome
-from weaver.specs import Verdict, VerifyMode, Violation
+from weaver.plugins import budget
+from weaver.specs import Verdict, VerdictAction, VerifyMode, Violation
 
 if TYPE_CHECKING:
     from weaver.context import HookContext
-    from weaver.execution.result import ExecutionResult
+    from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.extensions import Hooks
 
 SOURCE = "weaver.execution.pipeline"
-Execute = Callable[[str], Awaitable["ExecutionResult"]]
+Execute = Callable[[str, "dict[str, Any] | None"], Awaitable["ExecutionResult"]]
+"""``execute(code, plugin_budget)``: run code in the session's kernel with what the budget has left."""
 
 
 @attrs.frozen
@@ -120,9 +126,17 @@ class CodePipeline:
     the only holder of it that roles can reach, through :meth:`run`.
     """
 
-    def __init__(self, hooks: Hooks, execute: Execute, *, require_verifier: bool = True) -> None:
+    def __init__(
+        self,
+        hooks: Hooks,
+        execute: Execute,
+        *,
+        variables: Callable[[], Sequence[VariableInfo]] = tuple,
+        require_verifier: bool = True,
+    ) -> None:
         self._hooks = hooks
         self._execute = execute
+        self._variables = variables
         self._require_verifier = require_verifier
 
     async def run(self, code: str, mode: VerifyMode, ctx: HookContext) -> CodeRun:
@@ -132,7 +146,11 @@ class CodePipeline:
         ctx.status("verifying code")
         violations = verify_code(hooks, code, mode, ctx, require=self._require_verifier)
         if violations:
-            return CodeRun(code, mode, violations=violations, feedback=format_violations(violations))
+            refused = hooks.code_refused(code, violations, ctx)
+            feedback = _with_messages(format_violations(violations), refused)
+            return CodeRun(
+                code, mode, violations=violations, verdicts=refused.verdicts, feedback=feedback, stopped=refused.stopped
+            )
         before = hooks.before_execute(code, ctx)
         if before.stopped is not None:
             return CodeRun(
@@ -142,9 +160,15 @@ class CodePipeline:
                 stopped=before.stopped,
                 feedback=f"The code was NOT run: {before.stopped.message}",
             )
+        for verdict in before.verdicts:
+            if verdict.action is VerdictAction.warn:
+                ctx.status(f"warning from {verdict.source or 'a guard'}: {verdict.message}")
         ctx.status("executing code")
-        result = await self._execute(code)
+        variables_before = tuple(self._variables())
+        given = budget.allowance(ctx)
+        result = await self._execute(code, given)
+        budget.charge(ctx, code, given, result)
         after = hooks.after_execute(code, result, ctx)
         outcome = Outcome(before.verdicts + after.verdicts)
-        feedback = _with_messages(hooks.feedback(result, code, ctx), outcome)
+        feedback = _with_messages(hooks.feedback(result, code, ctx, variables_before), outcome)
         return CodeRun(code, mode, verdicts=outcome.verdicts, result=result, feedback=feedback, stopped=after.stopped)
