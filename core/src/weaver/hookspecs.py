@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import HookContext
     from weaver.events import Event
+    from weaver.execution.pipeline import CodeRun
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.llm.request import LLMRequest, LLMResponse
     from weaver.memory import CompressedMemory, MemoryBudget
@@ -342,6 +343,23 @@ def weaver_format_feedback(
         @weaver.hookimpl
         def weaver_format_feedback(result):
             return f"status: {'ok' if result.ok else 'error'}\\n{result.stdout}"
+    """
+
+
+@hookspec(firstresult=True)
+def weaver_summarize_attempt(run: CodeRun, ctx: HookContext) -> str | None:
+    """The one line an attempt is shown as once a later attempt at the same request replaces it.
+
+    A role that retries keeps its last attempt whole in the next prompt; earlier ones are
+    shown in the line this returns (``None``, or no implementation: kept whole). The first
+    answer wins.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_summarize_attempt(run):
+            error = run.result.error if run.result is not None else None
+            return f"{run.status}: {error.type}: {error.message}" if error else None
     """
 
 

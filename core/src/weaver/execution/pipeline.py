@@ -14,7 +14,8 @@ refuses it:
 5. the feedback hooks turn the result into the text the model reads: every
    ``weaver_trim_feedback`` trimmer in turn, then the one ``weaver_format_feedback``
    formatter (given the variables before the run, so it can say what changed), with the
-   guards' warnings and injected messages after it.
+   guards' warnings and injected messages after it; ``weaver_summarize_attempt`` gives the
+   one line a retrying role shows the attempt as once a later one replaces it.
 
 The :class:`CodeRun` keeps every part, so a role reports it and decides whether to retry.
 The session builds one :class:`CodePipeline` around its executor and hands roles only its
@@ -48,7 +49,8 @@ class CodeRun:
 
     ``result`` is ``None`` when the code did not run (violations, or a guard stopped it
     before execution). ``feedback`` is the text for the model. ``stopped`` is the guard
-    verdict that ended the work, if one did.
+    verdict that ended the work, if one did. ``summary`` is the one line a later prompt may
+    show this attempt as, once another attempt replaces it (``None``: show it whole).
     """
 
     code: str
@@ -58,6 +60,7 @@ class CodeRun:
     result: ExecutionResult | None = None
     feedback: str = ""
     stopped: Verdict | None = None
+    summary: str | None = None
 
     @property
     def blocked(self) -> bool:
@@ -141,7 +144,10 @@ class CodePipeline:
 
     async def run(self, code: str, mode: VerifyMode, ctx: HookContext) -> CodeRun:
         """Verify, guard, execute and describe ``code``; ``ctx`` is the calling role's context."""
-        mode = VerifyMode(mode)
+        run = await self._run(code, VerifyMode(mode), ctx)
+        return attrs.evolve(run, summary=self._hooks.summarize_attempt(run, ctx))
+
+    async def _run(self, code: str, mode: VerifyMode, ctx: HookContext) -> CodeRun:
         hooks = self._hooks
         ctx.status("verifying code")
         violations = verify_code(hooks, code, mode, ctx, require=self._require_verifier)

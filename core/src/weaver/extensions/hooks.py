@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import HookContext
     from weaver.events import Event
+    from weaver.execution.pipeline import CodeRun
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.guards import Outcome
     from weaver.llm.request import LLMRequest, LLMResponse
@@ -112,6 +113,11 @@ class Hooks:
         return self.pm.hook.weaver_format_feedback(
             result=result, code=code, variables_before=tuple(variables_before), ctx=ctx
         )
+
+    def summarize_attempt(self, run: CodeRun, ctx: HookContext) -> str | None:
+        """The one line ``run`` is shown as once a later attempt replaces it (``None``: kept whole)."""
+        summary: str | None = self.pm.hook.weaver_summarize_attempt(run=run, ctx=ctx)
+        return summary
 
     # ---- lifecycle and observation -------------------------------------------------------
 
