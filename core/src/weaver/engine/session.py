@@ -77,6 +77,8 @@ class Session:
         self._closed = False
         self._execution: SessionExecution | None = None
         self._pipeline: CodePipeline | None = None
+        self._llm_lock: asyncio.Lock | None = None
+        """One LLM call of this session at a time (see :class:`weaver.llm.service.ChatClient`)."""
 
     # ---- public API -----------------------------------------------------------------
 
@@ -228,7 +230,11 @@ class Session:
         from weaver.llm.config import DEFAULT_ALIAS
         from weaver.llm.service import ChatClient
 
-        return ChatClient(self.app.llm, alias or DEFAULT_ALIAS, lambda: self.hook_context(role, round_id, step))
+        if self._llm_lock is None:
+            self._llm_lock = asyncio.Lock()
+        return ChatClient(
+            self.app.llm, alias or DEFAULT_ALIAS, lambda: self.hook_context(role, round_id, step), self._llm_lock
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         if self._closed:
