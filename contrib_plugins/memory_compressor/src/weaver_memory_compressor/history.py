@@ -75,13 +75,14 @@ def alive_variables(rounds: Sequence[Round]) -> tuple[str, ...]:
 
 
 def shown(item: Round, max_chars: int = 80) -> str:
-    """What the round's last successful execution showed (its value, else what it printed), in one line."""
+    """What the round's last successful execution showed (its value, then what it printed), in one line."""
     for post in reversed(item.posts):
         for attachment in reversed(post.attachments):
             data = execution(attachment)
             if data is None or not data.get("ok"):
                 continue
-            text = " ".join(str(data.get("value_repr") or data.get("stdout") or "").split())
+            parts = [str(data.get(key) or "").strip() for key in ("value_repr", "stdout")]
+            text = " ".join(" | printed: ".join(part for part in parts if part).split())
             if text:
                 return text if len(text) <= max_chars else f"{text[:max_chars]}…"
     return ""
