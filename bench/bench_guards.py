@@ -485,10 +485,49 @@ def _report(figures: dict[str, dict[str, dict[str, Any]]]) -> str:
             ratio = f"{after / before:.2f}" if isinstance(before, (int, float)) and not isinstance(before, bool) and before else ""
             shown = [str(v).replace("|", "/").replace("\n", " ") for v in (before, after)]
             lines.append(f"| {name} | {key} | {shown[0]} | {shown[1]} | {ratio} |")
+    lines += ["", "Claims, and how each was measured (from the figures above):", ""]
+    lines += _claims(figures)
     lines += ["", "Scenarios:", ""]
     lines += [f"- `{name}`: {NOTES[name]}" for name in SCENARIOS]
     lines += ["", "```json", json.dumps(figures, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _claims(figures: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    on = {name: figures[name]["guarded"] for name in figures}
+    off = {name: figures[name]["unguarded"] for name in figures}
+    persistent = ("persistent", "rewording", "alternating", "refused")
+    most = max(on[n]["ci_calls"] for n in persistent)
+    session, stub = on["long_session"], on["stub_rounds"]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b else "n/a"
+
+    return [
+        (f"- A persistent root cause stops within {most} CodeInterpreter calls (target 4) in `persistent`, "
+        "`rewording`, `alternating` and `refused` (CodeInterpreter requests the fake server received), each "
+        "ending with the breaker's message naming the blocker (`final_message`)."),
+        ("- The false positives finish: `columns` "
+        f"{on['columns']['round_state']}, `small_loop` {on['small_loop']['round_state']}, `plugin_loop` "
+        f"{on['plugin_loop']['round_state']} (round state with the guards)."),
+        (f"- The 3-retry step's CodeInterpreter prompts cost {ratio(on['retries']['ci_prompt_tokens'], off['retries']['ci_prompt_tokens'])} "
+        "of guards off (`retries`, `ci_prompt_tokens`; target at most 0.40); the failing `---->` line is in "
+        "the feedback (the trimmer's tests check it on IPython's own tracebacks)."),
+        (f"- Round 20 of `long_session`: the Planner prompt is {ratio(session['r20_planner_prompt_tokens'], off['long_session']['r20_planner_prompt_tokens'])} "
+        f"of guards off and the CodeInterpreter's {ratio(session['r20_ci_prompt_tokens'], off['long_session']['r20_ci_prompt_tokens'])} "
+        "(target at most 0.33 each); from round 10 to 20 they grow "
+        f"{session['r20_planner_prompt_tokens'] / session['r10_planner_prompt_tokens'] - 1:.0%} and "
+        f"{session['r20_ci_prompt_tokens'] / session['r10_ci_prompt_tokens'] - 1:.0%} (target under 15%); round 20 "
+        f"got the number printed in round 2: {session.get('round20_got_the_round2_number')}."),
+        (f"- The stub workload (`stub_rounds`): round 20's prompts are {stub['r20_prompt_tokens'] / stub['r1_prompt_tokens']:.2f}x "
+        f"round 1's (target at most 1.5x) and the 20 rounds cost {stub['prompt_tokens']:,} prompt tokens, summaries "
+        "included (target at most 120,000)."),
+        (f"- A stubborn model (`stubborn`) made {on['stubborn']['plugin_calls']} plugin calls with the guards and "
+        f"{off['stubborn']['plugin_calls']} without (never more with them)."),
+        ("- Money across resumes and processes, and `weaver cost` against what the server billed: "
+        "tests/test_cost_guards_money.py (weaver run --session in subprocesses); here `server_billed_prompt_tokens` "
+        "equals `prompt_tokens` in every scenario."),
+    ]
 
 
 def main() -> None:
