@@ -97,10 +97,10 @@ class _Names:
         self.functions = {
             node.name: node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
         }
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                name = node.targets[0].id
-                self.bound[name] = None if name in self.bound else node.value
+        for statement in tree.body:
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+                name = statement.targets[0].id
+                self.bound[name] = None if name in self.bound else statement.value
         # Aliases may chain (a = get_price; b = a): resolve until nothing new is found.
         changed = True
         while changed:
