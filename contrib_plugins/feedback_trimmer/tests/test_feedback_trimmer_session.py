@@ -58,3 +58,25 @@ def test_negative_settings_are_refused_naming_the_key(register_extension: Any, m
         make_app(session={"roles": []}, feedback_trimmer={key: -1})
     assert caught.value.table == "feedback_trimmer" and caught.value.key == key
     assert "must be at least 0" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_hook_weaver_summarize_attempt(weaver_pm: Any, register_extension: Any, make_app: Any, tmp_path: Any) -> None:
+    """Through the real pipeline and kernel: a failed run gets its one line, a success none."""
+    from types import SimpleNamespace
+
+    from weaver.hookspecs import hookimpl
+
+    @hookimpl
+    def weaver_verify_code(code):  # type: ignore[no-untyped-def]
+        return []
+
+    register_extension(SimpleNamespace(weaver_verify_code=weaver_verify_code), name="permissive_verifier")
+    register_extension(weaver_feedback_trimmer)
+    app = make_app(tmp_path, session={"roles": []}, execution={"pool_size": 0})
+    session = app.session()
+    failed = session.run_code("rows = {'a': 1}\nrows['b']")
+    assert failed.summary is not None and failed.summary.endswith("KeyError: 'b' at line 2: `rows['b']`")
+    assert session.run_code("rows['a']").summary is None
+    off = make_app(tmp_path, session={"roles": []}, execution={"pool_size": 0}, feedback_trimmer={"summarize_attempts": False})
+    assert off.session().run_code("{}['x']").summary is None

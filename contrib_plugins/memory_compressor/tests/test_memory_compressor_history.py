@@ -54,8 +54,9 @@ def planner_context(summary: Summary | None = None) -> HookContext:
     return hook_context(tables=[ConfigTable(NAME, MemoryCompressorConfig)], role="Planner", state=state)
 
 
-def test_condense_keeps_request_plan_code_and_answer_and_drops_outputs() -> None:
+def test_condense_keeps_request_plan_code_what_was_shown_and_answer_and_drops_long_outputs() -> None:
     text = condense(4, ROUNDS[3])
+    assert "shown: 0 0.00 region-0 1 3.50 region-1" in text  # a printed number is a fact too
     assert text.startswith("Round 4: the User asked: question 4")
     assert "plan: 1. group rows for question 4" in text
     assert "df4 = df.groupby('region').sum()" in text
@@ -84,7 +85,7 @@ def test_past_the_trigger_older_rounds_become_a_summary_and_recent_ones_stay() -
     assert [line for line in memory.summary.splitlines() if line.startswith("Round ")] == [
         f"Round {n}: the User asked: question {n}: sum revenue by region" for n in range(1, 8)
     ]
-    assert memory.summary.endswith("Variables alive in the kernel: " + ", ".join(f"df{k}" for k in range(1, 11)))
+    assert memory.summary.endswith("Variables alive in the kernel (newest first): " + ", ".join(f"df{k}" for k in range(10, 0, -1)))
     assert estimate_tokens(memory.summary) < sum(estimate_tokens(str(r)) for r in ROUNDS[:7]) / 5
 
 
@@ -126,8 +127,24 @@ def hooks(weaver_pm, register_plugin) -> Hooks:
 
 def test_hook_weaver_compress_memory(hooks: Hooks) -> None:
     """Through the hook, the compressor's answer wins over the core's keep-everything default."""
-    small = hooks.compress_memory(ROUNDS[:2], MemoryBudget(max_tokens=100_000), planner_context())
-    assert small == CompressedMemory(rounds=tuple(ROUNDS[:2]))
-    memory = hooks.compress_memory(ROUNDS, MemoryBudget(max_tokens=4000, keep_recent_rounds=2), planner_context())
-    assert memory.rounds == tuple(ROUNDS[-2:])
-    assert "Round 8: the User asked" in memory.summary and "Variables alive in the kernel: df1" in memory.summary
+    one = hooks.compress_memory(ROUNDS[:1], MemoryBudget(max_tokens=100_000), planner_context())
+    assert one == CompressedMemory(rounds=tuple(ROUNDS[:1]))
+    # From the second round on, all but the last round become the summary, whatever the budget.
+    memory = hooks.compress_memory(ROUNDS, MemoryBudget(max_tokens=100_000, keep_recent_rounds=2), planner_context())
+    assert memory.rounds == tuple(ROUNDS[-1:])
+    assert "Round 9: the User asked" in memory.summary and "(newest first): df10, df9" in memory.summary
+
+
+def test_early_compression_keeps_what_every_round_showed_even_when_the_model_summary_drops_it() -> None:
+    covered = Summary(covered=tuple(r.id for r in ROUNDS[:8]), text="The User summed revenue by region.")
+    ctx = planner_context(covered)
+    memory = compress(ROUNDS, MemoryBudget(max_tokens=8000), ctx, estimate=estimate_tokens, verbatim=1)
+    assert memory is not None and memory.rounds == (ROUNDS[-1],)
+    assert memory.summary.startswith("The User summed revenue by region.\nRound 9: ")
+    shown = [line for line in memory.summary.splitlines() if line.startswith("Shown in round")]
+    assert [line.split(":")[0] for line in shown] == [f"Shown in round {n}" for n in range(1, 9)]
+    bounded = compress(ROUNDS, MemoryBudget(max_tokens=8000), ctx, estimate=estimate_tokens, verbatim=1, shown_max_tokens=60)
+    assert [line.split(":")[0] for line in bounded.summary.splitlines() if line.startswith("Shown")] == [
+        "Shown in round 7",
+        "Shown in round 8",
+    ]

@@ -52,7 +52,9 @@ def chat(make_app: Any, register_plugin: Any, fake_llm: FakeOpenAIServer) -> Any
     register_plugin(weaver_memory_compressor)
 
     def make(rounds: int, **settings: Any) -> tuple[list[Event], Any]:
-        app = make_app(session={"roles": ["chatter"]}, llm=fake_llm.llm_config(), memory_compressor=settings)
+        # These tests are about compression past the budget's trigger (verbatim_rounds = 0).
+        compressor = {"verbatim_rounds": 0, **settings}
+        app = make_app(session={"roles": ["chatter"]}, llm=fake_llm.llm_config(), memory_compressor=compressor)
         events: list[Event] = []
         app.subscribe(events.append)
         session = app.session()

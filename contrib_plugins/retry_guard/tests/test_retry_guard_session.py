@@ -17,7 +17,7 @@ from weaver.extensions import Hooks
 from weaver.hookspecs import hookimpl
 from weaver.model import USER, AttachmentType, Post, RoundState
 from weaver.roles import RoleContext
-from weaver.specs import RoleSpec
+from weaver.specs import RoleSpec, Violation
 from weaver.testing import FakeOpenAIServer
 
 pytestmark = pytest.mark.slow
@@ -82,6 +82,10 @@ def _roles() -> list[RoleSpec]:
 
 @hookimpl
 def _verify(code: str, mode: Any, plugins: Any) -> list[Any]:
+    """A strict verifier: it refuses imports of modules whose name starts with ``forbidden_``."""
+    if code.startswith("import forbidden_"):
+        module = code.split()[1].removeprefix("forbidden_")
+        return [Violation(1, "import-not-allowed", f"line 1: importing {module!r} is not allowed")]
     return []
 
 
@@ -97,19 +101,21 @@ def session(make_app: Any, register_plugin: Any, fake_llm: FakeOpenAIServer, tmp
     return app.session()
 
 
-def test_the_third_identical_error_stops_the_step_and_the_next_llm_call_ends_the_round(
+def test_the_third_failure_stops_the_work_and_one_more_on_the_same_blocker_ends_the_round(
     session: Any, fake_llm: FakeOpenAIServer
 ) -> None:
-    fake_llm.add(MISSING, f"x = 1\n{MISSING}", f"import os\n{MISSING}", "DONE")
+    # Stubborn ignores the stop: the breaker itself must end the round.
+    fake_llm.add(MISSING, f"x = 1\n{MISSING}", f"import os\n{MISSING}", f"y = 2\n{MISSING}", "never sent")
     done = session.send_message("load the parquet file")
 
-    assert [run.status for run in Stubborn.runs] == ["error", "error", "error"]
+    assert [run.status for run in Stubborn.runs] == ["error"] * 4
     stop = Stubborn.runs[2].stopped
     assert stop is not None and stop.source == "retry_guard"
-    assert "failed 3 times in a row with ModuleNotFoundError" in stop.message and "likely environmental" in stop.message
-    assert done.state is RoundState.failed
-    assert "assigned again after the circuit breaker stopped it" in done.reason
-    assert len(fake_llm.requests) == 3
+    assert "3 attempts in a row failed on the same blocker" in stop.message
+    assert "'pyarrow_is_not_installed_here' is not usable" in stop.message and "install" in stop.message
+    assert "the round ends here" in Stubborn.runs[3].stopped.message
+    assert done.state is RoundState.failed and "the round ends here" in done.reason
+    assert len(fake_llm.requests) == 4
 
 
 def test_a_success_in_between_resets_the_count(session: Any, fake_llm: FakeOpenAIServer) -> None:
@@ -117,6 +123,22 @@ def test_a_success_in_between_resets_the_count(session: Any, fake_llm: FakeOpenA
     assert session.send_message("first").state is RoundState.finished
     assert [run.status for run in Stubborn.runs] == ["error", "error", "ok", "error", "error", "ok", "error"]
     assert all(run.stopped is None for run in Stubborn.runs)
+
+
+def test_one_missing_package_under_two_exception_classes_and_a_refusal_is_one_blocker(
+    session: Any, fake_llm: FakeOpenAIServer
+) -> None:
+    # ModuleNotFoundError, then ImportError for the same module, then the verifier's refusal.
+    fake_llm.add(
+        "import pyarrow_is_not_installed_here.parquet",
+        "raise ImportError(\"Missing optional dependency 'pyarrow_is_not_installed_here'.\")",
+        "import forbidden_pyarrow_is_not_installed_here",
+        "DONE",
+    )
+    session.send_message("load the parquet file")
+    assert [run.status for run in Stubborn.runs] == ["error", "error", "blocked"]
+    assert Stubborn.runs[2].stopped is not None
+    assert "'pyarrow_is_not_installed_here' is not usable" in Stubborn.runs[2].stopped.message
 
 
 @pytest.fixture
@@ -128,22 +150,24 @@ def planned(make_app: Any, register_plugin: Any, fake_llm: FakeOpenAIServer, tmp
     return app.session()
 
 
-def test_a_planner_that_routes_around_the_tripped_step_goes_on(planned: Any, fake_llm: FakeOpenAIServer) -> None:
+def test_a_planner_that_routes_around_the_blocker_goes_on(planned: Any, fake_llm: FakeOpenAIServer) -> None:
     Planner.steps = ["1. load the parquet file", "2. load the csv file instead"]
     fake_llm.add(MISSING, MISSING, MISSING, "data = [1, 2, 3]")
     done = planned.send_message("load it")
     assert done.state is RoundState.finished and done.answer == "done"
     assert [run.status for run in Stubborn.runs] == ["error", "error", "error", "ok"]
     tripped = next(p for p in done.posts if p.send_from == "Polite")
-    assert tripped.message.startswith("Circuit breaker: step '1. load the parquet file' failed 3 times")
+    assert tripped.message.startswith("Circuit breaker: 3 attempts in a row failed on the same blocker")
 
 
-def test_a_planner_that_hands_out_the_tripped_step_again_ends_the_round(planned: Any, fake_llm: FakeOpenAIServer) -> None:
-    Planner.steps = ["1. load the parquet file", "1. load the parquet file"]
-    fake_llm.add(MISSING, MISSING, MISSING, "never sent")
+def test_a_planner_that_rewords_the_step_gets_one_more_attempt_then_the_round_ends(
+    planned: Any, fake_llm: FakeOpenAIServer
+) -> None:
+    Planner.steps = ["1. load the parquet file", "1. read sales.parquet, differently", "1. try pyarrow once more"]
+    fake_llm.add(MISSING, MISSING, MISSING, f"import json\n{MISSING}", "never sent")
     done = planned.send_message("load it")
-    assert done.state is RoundState.failed and "assigned again after the circuit breaker" in done.reason
-    assert len(fake_llm.requests) == 3 and len(Stubborn.runs) == 3
+    assert done.state is RoundState.failed and "the round ends here" in done.reason
+    assert len(fake_llm.requests) == 4 and len(Stubborn.runs) == 4
 
 
 def test_hook_weaver_after_execute(weaver_pm: Any, register_plugin: Any, make_app: Any) -> None:
@@ -155,4 +179,4 @@ def test_hook_weaver_after_execute(weaver_pm: Any, register_plugin: Any, make_ap
     ctx = app.session().hook_context("CodeInterpreter", step="2. sum revenue")
     outcomes = [hooks.after_execute("df['revenue_usd']", failed, ctx) for _ in range(3)]
     assert [o.stopped is None for o in outcomes] == [True, True, False]
-    assert "schema mismatch" in outcomes[2].stopped.message
+    assert "schema mismatch" in outcomes[2].stopped.message and "revenue_usd" in outcomes[2].stopped.message

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import HookContext
     from weaver.execution.executor import Executor, ExecutorSetup
-    from weaver.execution.result import ExecutionResult
+    from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.llm.config import ModelConfig
     from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.model import Round
@@ -124,7 +124,7 @@ def weaver_executors() -> list[ExecutorSpec]:
 
 
 @hookimpl(trylast=True)
-def weaver_format_feedback(result: ExecutionResult) -> str:
+def weaver_format_feedback(result: ExecutionResult, variables_before: Sequence[VariableInfo]) -> str:
     from weaver.execution.feedback import format_result
 
-    return format_result(result)
+    return format_result(result, variables_before)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import HookContext
     from weaver.events import Event
-    from weaver.execution.result import ExecutionResult
+    from weaver.execution.pipeline import CodeRun
+    from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.llm.request import LLMRequest, LLMResponse
     from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.model import Round
@@ -239,10 +240,30 @@ def weaver_after_llm_call(request: LLMRequest, response: LLMResponse, ctx: HookC
 
 
 @hookspec
+def weaver_code_refused(code: str, violations: Sequence[Violation], ctx: HookContext) -> Verdict | None:
+    """Called when the verifiers refused code, which therefore did not run; ``stop`` ends the step's retries.
+
+    ``violations`` are every verifier's findings. Refused code never reaches
+    :func:`weaver_after_execute`, so a guard that counts failures (a circuit breaker) counts
+    refusals here. ``warn`` and ``inject`` messages travel with the refusal to the model.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_code_refused(code, violations, ctx):
+            refusals = ctx.scratch.get("my_guard.refusals", 0) + 1
+            ctx.scratch["my_guard.refusals"] = refusals
+            if refusals >= 3:
+                return Verdict.stop(f"the verifier refused {refusals} attempts: {violations[0].message}")
+    """
+
+
+@hookspec
 def weaver_before_execute(code: str, ctx: HookContext) -> Verdict | None:
     """Called after verification and before code runs in the kernel.
 
-    ``warn`` and ``inject`` messages travel with the execution result to the model.
+    ``warn`` and ``inject`` messages travel with the execution result to the model; a
+    ``warn`` is also published as a status event before the code runs.
 
     Example::
 
@@ -331,9 +352,13 @@ def weaver_trim_feedback(result: ExecutionResult, code: str, ctx: HookContext) -
 
 
 @hookspec(firstresult=True)
-def weaver_format_feedback(result: ExecutionResult, code: str, ctx: HookContext) -> str | None:
+def weaver_format_feedback(
+    result: ExecutionResult, code: str, variables_before: Sequence[VariableInfo], ctx: HookContext
+) -> str | None:
     """Turn an (already trimmed) execution result into the text the model reads.
 
+    ``variables_before`` is the kernel's inventory before the code ran, so the feedback can
+    say what changed rather than repeat every variable (the prompt shows the inventory once).
     The first answer wins; the core's fallback (``trylast``) lays out every part.
 
     Example::
@@ -341,6 +366,23 @@ def weaver_format_feedback(result: ExecutionResult, code: str, ctx: HookContext)
         @weaver.hookimpl
         def weaver_format_feedback(result):
             return f"status: {'ok' if result.ok else 'error'}\\n{result.stdout}"
+    """
+
+
+@hookspec(firstresult=True)
+def weaver_summarize_attempt(run: CodeRun, ctx: HookContext) -> str | None:
+    """The one line an attempt is shown as once a later attempt at the same request replaces it.
+
+    A role that retries keeps its last attempt whole in the next prompt; earlier ones are
+    shown in the line this returns (``None``, or no implementation: kept whole). The first
+    answer wins.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_summarize_attempt(run):
+            error = run.result.error if run.result is not None else None
+            return f"{run.status}: {error.type}: {error.message}" if error else None
     """
 
 

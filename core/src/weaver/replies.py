@@ -14,7 +14,9 @@ both use it; so can a third-party role::
 ``validate(data)`` turns the parsed object into the role's value or raises
 :class:`InvalidReply` with feedback for the model; ``accept(value, last)`` (optional) may
 still send the reply back after acting on it, as the CodeInterpreter does when its code
-fails.
+fails. ``condense(raw, feedback)`` (optional) gives the one line an abandoned attempt is
+shown as once a later one replaces it, so a retry's prompt carries the last attempt whole
+and the earlier ones in a line each instead of growing by a whole attempt per retry.
 """
 
 from __future__ import annotations
@@ -76,12 +78,15 @@ async def structured_reply(
     max_corrections: int = 3,
     accept: Callable[[T, bool], Awaitable[str | None]] | None = None,
     correction: Callable[[str, int], str] = lambda feedback, n: feedback,
+    condense: Callable[[str, str], str | None] | None = None,
 ) -> Answer[T]:
     """Ask until a reply is accepted, at most ``max_corrections + 1`` times.
 
     ``fields`` stream into attachments of the same names, ``message_field`` into the post's
     message. ``correction(feedback, n)`` words the ``n``-th correction request.
     """
+    base = list(messages)
+    abandoned: list[_Abandoned] = []
     attempt = 0
     while True:
         attempt += 1
@@ -111,7 +116,32 @@ async def structured_reply(
         builder.attach(AttachmentType.revise_message, request)
         if message_field is not None:
             builder.set_message("")
-        messages = [*messages, ChatMessage("assistant", raw), ChatMessage("user", request)]
+        abandoned.append(_Abandoned(raw, request, condense(raw, feedback) if condense is not None else None))
+        messages = _retry_messages(base, abandoned)
+
+
+@attrs.frozen
+class _Abandoned:
+    raw: str
+    request: str
+    line: str | None
+
+
+def _retry_messages(base: Sequence[ChatMessage], abandoned: Sequence[_Abandoned]) -> list[ChatMessage]:
+    """The prompt of the next attempt: the last attempt whole, earlier ones whole or in their line."""
+    *earlier, last = abandoned
+    messages = list(base)
+    lines = []
+    for item in earlier:
+        if item.line is None:
+            messages += [ChatMessage("assistant", item.raw), ChatMessage("user", item.request)]
+        else:
+            lines.append(item.line)
+    request = last.request
+    if lines:
+        listed = "\n".join(f"{n}. {line}" for n, line in enumerate(lines, 1))
+        request = f"Earlier attempts at this request, in one line each:\n{listed}\n\nThe last attempt (above):\n{request}"
+    return [*messages, ChatMessage("assistant", last.raw), ChatMessage("user", request)]
 
 
 def _field_streams(

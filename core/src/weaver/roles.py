@@ -13,7 +13,7 @@ stream while it is being written. There is no session object to reach past them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -23,6 +23,7 @@ from weaver.model import Attachment, AttachmentType, Post, Round, attachment_typ
 from weaver.specs import VerifyMode
 
 if TYPE_CHECKING:
+    from weaver.approvals import ApprovalAnswer
     from weaver.config import Config
     from weaver.context import ChatPort, HookContext
     from weaver.execution.pipeline import CodeRun
@@ -75,6 +76,9 @@ class RoleContext:
     plugins: PluginCatalog
     memory: Callable[[MemoryBudget], CompressedMemory]
     """Earlier rounds for this role's prompt, as the installed compressors shrink them to ``budget``."""
+    approve: Callable[[str, str], Awaitable[ApprovalAnswer | None]]
+    """``await ctx.approve(kind, content)``: when a policy wants a person to approve ``content``
+    (``[approval] plan``, or an extension's reason), ask and wait; ``None`` when nobody needs to."""
 
     @property
     def alias(self) -> str:

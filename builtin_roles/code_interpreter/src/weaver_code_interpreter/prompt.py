@@ -12,11 +12,13 @@ the kernel's variables, so data already loaded is used instead of loaded again.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from weaver.execution.result import VariableInfo
 from weaver.llm import ChatMessage, chat_messages
+from weaver.llm.usage import estimate_tokens
 from weaver.memory import MemoryBudget
 from weaver.model import AttachmentType, Post, Round
 from weaver.roles import RoleContext
@@ -112,17 +114,49 @@ def conversation(rounds: Iterable[Round], me: str, skip: str, summary: str = "")
     return turns
 
 
-def variables_text(variables: Sequence[VariableInfo], limit: int) -> str:
+RECENT_ROUNDS = 5
+"""How many earlier rounds' code is read to rank the variables by use."""
+
+
+def ranked(variables: Sequence[VariableInfo], codes: Sequence[str]) -> list[VariableInfo]:
+    """The variables, those the latest code used first, then the newest defined first.
+
+    ``codes`` are the code that ran, oldest first. The kernel lists variables in the order
+    they were first defined, so its newest are last: those are the ones a prompt must not drop.
+    """
+    last_used: dict[str, int] = {}
+    words = [set(re.findall(r"[A-Za-z_]\w*", code)) for code in codes]
+    for var in variables:
+        last_used[var.name] = max((n for n, found in enumerate(words) if var.name in found), default=-1)
+    order = {var.name: n for n, var in enumerate(variables)}
+    return sorted(variables, key=lambda v: (last_used[v.name], order[v.name]), reverse=True)
+
+
+def variables_text(variables: Sequence[VariableInfo], limit: int, max_tokens: int = 0) -> str:
+    """One line per variable, in the given order, within ``limit`` lines and ``max_tokens``."""
     if not variables:
         return "(none yet)"
-    lines = []
+    lines: list[str] = []
+    spent = 0
     for var in variables[:limit]:
         shape = f" {var.shape_or_len}" if var.shape_or_len else ""
         preview = f": {var.preview}" if var.preview else ""
-        lines.append(f"- {var.name} ({var.type}{shape}){preview}")
-    if len(variables) > limit:
-        lines.append(f"- ... and {len(variables) - limit} more")
+        line = f"- {var.name} ({var.type}{shape}){preview}"
+        spent += estimate_tokens(line)
+        if max_tokens and spent > max_tokens and lines:
+            break
+        lines.append(line)
+    if len(variables) > len(lines):
+        lines.append(f"- ... and {len(variables) - len(lines)} older ones (print a name to see it)")
     return "\n".join(lines)
+
+
+def code_history(ctx: RoleContext) -> list[str]:
+    """The code that ran in the last few rounds and this one, oldest first."""
+    rounds = (*ctx.history[-RECENT_ROUNDS:], ctx.round)
+    return [
+        a.content for r in rounds for p in r.posts for a in p.attachments if a.type is AttachmentType.reply_content
+    ]
 
 
 def request_text(ctx: RoleContext, variables: Sequence[VariableInfo], config: CodeInterpreterConfig) -> str:
@@ -138,7 +172,8 @@ def request_text(ctx: RoleContext, variables: Sequence[VariableInfo], config: Co
     files = [a.content for p in ctx.round.posts for a in p.attachments if a.type is AttachmentType.file]
     if files:
         parts.append("# Files in the working directory\n" + "\n".join(f"- {name}" for name in files))
-    parts.append(f"# Variables in the kernel\n{variables_text(variables, config.max_variables)}")
+    listed = variables_text(ranked(variables, code_history(ctx)), config.max_variables, config.variables_max_tokens)
+    parts.append(f"# Variables in the kernel (the latest used first)\n{listed}")
     parts.append(f"# Request from {post.send_from}\n{post.message}")
     return "\n\n".join(parts)
 

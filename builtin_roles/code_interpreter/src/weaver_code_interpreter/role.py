@@ -42,6 +42,7 @@ class CodeInterpreter:
         messages = build_messages(ctx, config, mode, ctx.plugins.render())
         builder = ctx.new_post(send_to=ctx.post.send_from)
         runs: list[CodeRun] = []
+        unsummarized: list[CodeRun] = []
 
         async def run(reply: CodeReply, last: bool) -> str | None:
             """Run code replies; a failed run goes back to the model unless it was the last attempt."""
@@ -49,6 +50,7 @@ class CodeInterpreter:
                 return None
             outcome = await ctx.run_code(reply.reply_content, mode)
             runs.append(outcome)
+            unsummarized.append(outcome)
             if outcome.ok or outcome.stopped is not None or last:
                 return None
             return outcome.feedback if outcome.blocked else f"{outcome.feedback}\n\nFix the code and send all of it again."
@@ -63,6 +65,9 @@ class CodeInterpreter:
             fields=FIELDS,
             max_corrections=config.max_retries,
             accept=run,
+            # An attempt whose code ran (or was refused) is shown in its run's one line, if
+            # there is one; a reply that never got that far stays whole.
+            condense=lambda raw, feedback: unsummarized.pop().summary if unsummarized else None,
         )
         reply = answer.value
         if reply is None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
+
+from weaver.approvals import ApprovalKind
 from weaver.errors import RoundStopped
 from weaver.llm import ChatMessage, chat_messages
 from weaver.memory import MemoryBudget
@@ -23,7 +26,7 @@ from weaver_planner.config import PlannerConfig
 from weaver_planner.examples import Example, example_dirs, load_examples, usable
 from weaver_planner.plan import Plan, build_plan, latest_plan
 from weaver_planner.prompt import Turn, conversation_turns, instructions
-from weaver_planner.reply import FIELDS, reply_schema, validate_reply
+from weaver_planner.reply import FIELDS, PlannerReply, reply_schema, validate_reply
 
 if TYPE_CHECKING:
     from weaver.roles import RoleContext
@@ -52,6 +55,7 @@ class Planner:
         messages = self._messages(ctx, config, recipients, last_turn=turn == config.max_steps)
         builder = ctx.new_post()
         limit = config.max_self_corrections
+        approval = PlanApproval(ctx)
         answer = await structured_reply(
             ctx,
             builder,
@@ -62,14 +66,19 @@ class Planner:
             fields=_STREAMED,
             message_field="message",
             max_corrections=limit,
+            accept=approval.check,
             correction=lambda feedback, n: f"{feedback} (correction {n} of at most {limit})",
         )
         reply = answer.value
+        if reply is None and approval.rejected:
+            raise RoundStopped(f"the user rejected the plan: {approval.rejected}")
         if reply is None:
             raise RoundStopped(
                 f"the Planner's reply was still invalid after {limit} self-corrections "
                 f"([planner] max_self_corrections): {answer.feedback} Last raw reply: {_clip(answer.raw)}"
             )
+        if approval.edited is not None:
+            reply = attrs.evolve(reply, plan=approval.edited)
         plan = build_plan(reply.init_plan, reply.plan, reply.current_plan_step, reply.stop, previous)
         for name in _STREAMED:
             extra = to_data(plan) if name == "plan" else None
@@ -108,6 +117,33 @@ class Planner:
             project = Path(ctx.config.project_dir)
             self._examples = load_examples(example_dirs(project, config.example_dirs, config.builtin_examples))
         return usable(self._examples, ctx.roles)
+
+
+class PlanApproval:
+    """``[approval] plan``: the user confirms, edits or rejects the plan before its first worker step.
+
+    A rejection goes back to the model with the user's reason, as a correction; an edit
+    replaces the plan the reply carries.
+    """
+
+    def __init__(self, ctx: RoleContext) -> None:
+        self.ctx = ctx
+        self.first_step = not any(p.send_from == ctx.alias and p.send_to != USER for p in ctx.round.posts)
+        self.edited: str | None = None
+        self.rejected = ""
+
+    async def check(self, reply: PlannerReply, last: bool) -> str | None:
+        if reply.send_to == USER or not self.first_step:
+            return None
+        answer = await self.ctx.approve(ApprovalKind.plan, reply.plan)
+        if answer is None:
+            return None
+        if not answer.approved:
+            self.rejected = answer.reason or "no reason given"
+            return f"The user rejected the plan: {self.rejected}. Make a plan that takes this into account."
+        self.rejected = ""
+        self.edited = answer.content if answer.content != reply.plan else None
+        return None
 
 
 def _clip(text: str) -> str:

@@ -12,6 +12,7 @@ budget, what was spent and what was achieved; the work done so far is kept.
     max_session_cost = 2.50        # in the currency of the [llm] prices
     max_round_llm_calls = 50
     max_session_rounds = 100
+    missing_price = "error"        # or "warn": the money budget off for a model with no price
 
 ``weaver cost SESSION [--json]`` reports tokens and money per role, per round and per model
 from the session's event log.
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from weaver.config import at_least
+from weaver.config import at_least, one_of
+from weaver.errors import ConfigError
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, Verdict
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import HookContext
     from weaver.llm import LLMRequest
+    from weaver.llm.config import ModelConfig
 
 NAME = "cost_guard"
 
@@ -52,6 +55,9 @@ class CostGuardConfig:
     """LLM calls one round may make; a round that loops between roles hits this."""
     max_session_rounds: int = attrs.field(default=100, validator=at_least(0))
     """Rounds (user requests) one session may have."""
+    missing_price: str = attrs.field(default="error", validator=one_of("error", "warn"))
+    """With a money budget, a model without a price: ``error`` at start, or ``warn`` on each
+    call with the money budget off for that model."""
 
 
 @hookimpl
@@ -59,11 +65,43 @@ def weaver_config_tables() -> list[ConfigTable]:
     return [ConfigTable(NAME, CostGuardConfig, "Token, money, call and round budgets")]
 
 
+def unpriced_models(config: Config) -> list[str]:
+    """The model aliases with a model but no price, by the name their table has."""
+    from weaver.llm.config import DEFAULT_ALIAS, model_config
+
+    llm = config.table("llm")
+    aliases = [DEFAULT_ALIAS, *llm.models]
+    found = []
+    for alias in aliases:
+        model = model_config(config, alias)
+        if model.model and not (model.input_price_per_million or model.output_price_per_million):
+            found.append("[llm]" if alias == DEFAULT_ALIAS else f"[llm.models.{alias}]")
+    return found
+
+
+@hookimpl
+def weaver_configure(config: Config) -> None:
+    limits = config.table(CostGuardConfig)
+    if not limits.max_session_cost or limits.missing_price != "error":
+        return
+    missing = unpriced_models(config)
+    if missing:
+        raise ConfigError(
+            f"max_session_cost = {limits.max_session_cost:g} needs a price for every model, and "
+            f"{', '.join(missing)} has none: set input_price_per_million and output_price_per_million there, "
+            'or missing_price = "warn" to run with the money budget off for it',
+            table=NAME,
+            key="max_session_cost",
+        )
+
+
 @hookimpl
 def weaver_before_llm_call(request: LLMRequest, ctx: HookContext) -> Verdict | None:
     from weaver_cost_guard.budget import NextCall, refusal
 
     limits = ctx.config.table(CostGuardConfig)
+    model = _model(request, ctx.config)
+    priced = bool(model.input_price_per_million or model.output_price_per_million)
     call = NextCall(
         role=request.role,
         estimated_prompt_tokens=request.estimated_prompt_tokens,
@@ -73,14 +111,27 @@ def weaver_before_llm_call(request: LLMRequest, ctx: HookContext) -> Verdict | N
         session_rounds=ctx.session_rounds,
     )
     why = refusal(limits, call)
-    return Verdict.stop(why, source=NAME) if why else None
+    if why:
+        return Verdict.stop(why, source=NAME)
+    if limits.max_session_cost and not priced:
+        return Verdict.warn(
+            f"the money budget ({limits.max_session_cost:g}) does not count this call: model alias "
+            f"{request.model!r} has no price ([cost_guard] missing_price = \"warn\")",
+            source=NAME,
+        )
+    return None
+
+
+def _model(request: LLMRequest, config: Config) -> ModelConfig:
+    from weaver.llm.config import model_config
+
+    return model_config(config, request.model)
 
 
 def _prompt_cost(request: LLMRequest, config: Config) -> float:
-    from weaver.llm.config import model_config
     from weaver.llm.usage import price
 
-    return price(request.estimated_prompt_tokens, 0, model_config(config, request.model))
+    return price(request.estimated_prompt_tokens, 0, _model(request, config))
 
 
 @hookimpl

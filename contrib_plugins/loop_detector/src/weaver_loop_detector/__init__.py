@@ -1,38 +1,43 @@
-"""weaver-loop-detector: plugin calls repeated per item, flagged before they run and capped inside.
+"""weaver-loop-detector: plugin calls repeated per item, reported before they run.
 
-**Before execution**: the code's syntax tree is searched for plugin calls that run once per
+**Before execution** the code's syntax tree is searched for plugin calls that run once per
 item: in ``for``/``while`` loops, comprehensions, ``map``/``filter``, pandas
-``.apply``/``.map``/``.transform``, ``sorted(key=...)``, or through a local function that
-is called in a loop. By default each is reported as a warning (``weaver_before_execute``)
-that travels with the execution result to the model and names the plugin's batch form when
-its :class:`weaver.specs.PluginSpec` declares one. With ``block = true`` the code is refused
-instead (``weaver_verify_code``), so the model rewrites it before anything runs.
+``.apply``/``.map``/``.transform``, ``sorted(key=...)``, recursion, or through an alias, a
+``functools.partial``, a container of plugins or a local function called in a loop
+(:mod:`weaver_loop_detector.detect`). What happens to each depends on ``mode``:
 
-**Inside the kernel** the core counts plugin calls against ``[plugins] call_budget``
-(default 25): the kernel runtime warns at 60 % and raises ``PluginBudgetExceeded`` at the
-limit, keeping the results computed so far in ``_plugin_results`` and every variable
-assigned before. (That budget was ``[loop_detector] plugin_call_budget`` before; a value set
+- ``refuse`` (the default): the code is refused before it runs (``weaver_verify_code``),
+  naming the plugin's batch form, when the loop is known to make more calls than the
+  plugin's budget has left (``[plugins] call_budget`` and its scope), or when the code does
+  not say how many items there are and the plugin has a batch form. A loop known to fit the
+  budget, or one over a plugin with no batch form, runs with a warning;
+- ``warn``: every such loop runs with a warning, published as an event before it runs and
+  sent to the model with the result;
+- ``block``: every such loop is refused (what ``block = true`` did).
+
+**Inside the kernel** the core counts each plugin's calls against ``[plugins] call_budget``
+over a step or a round (``call_budget_scope``), so a loop run again after a budget stop gets
+no new calls. (That budget was ``[loop_detector] plugin_call_budget`` before; a value set
 there still works, with a deprecation warning.)
 
 .. code-block:: toml
 
     [loop_detector]
-    block = false              # true: refuse code that calls a plugin per item
+    mode = "refuse"            # or "warn", or "block"
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
+from weaver.config import one_of
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, Verdict, Violation
 
 if TYPE_CHECKING:
     from weaver.context import HookContext
-    from weaver.specs import PluginSpec
 
 NAME = "loop_detector"
 RULE = "plugin-call-in-loop"
@@ -40,10 +45,17 @@ RULE = "plugin-call-in-loop"
 
 @attrs.frozen
 class LoopDetectorConfig:
-    """``[loop_detector]``: warn about or refuse per-item plugin calls."""
+    """``[loop_detector]``: refuse or warn about per-item plugin calls, before they run."""
 
+    mode: str = attrs.field(default="refuse", validator=one_of("refuse", "warn", "block"))
+    """``refuse`` a loop that would exceed the budget or has a batch form, else warn; ``warn``
+    every loop; ``block`` (refuse) every loop."""
     block: bool = False
-    """Refuse code that calls a plugin once per item, instead of warning about it."""
+    """Deprecated: ``block = true`` is ``mode = "block"``."""
+
+    @property
+    def effective_mode(self) -> str:
+        return "block" if self.block else self.mode
 
 
 @hookimpl
@@ -58,30 +70,37 @@ def weaver_config_tables() -> list[ConfigTable]:
     ]
 
 
-def _findings(code: str, plugins: Mapping[str, PluginSpec | None]) -> list[tuple[int, int, str]]:
-    from weaver_loop_detector.detect import describe, find_loop_calls
+def _findings(code: str, ctx: HookContext) -> list[tuple[int, int, str, bool]]:
+    """``(line, col, message, refuse)`` for every per-item plugin call in ``code``."""
+    from weaver.plugins.budget import remaining_calls
+    from weaver_loop_detector.detect import describe, exceeds, find_loop_calls
 
-    return [
-        (call.line, call.col, describe(call, getattr(plugins.get(call.plugin), "batch", None)))
-        for call in find_loop_calls(code, tuple(plugins))
-    ]
+    mode = ctx.config.table(LoopDetectorConfig).effective_mode
+    found = []
+    for call in find_loop_calls(code, tuple(ctx.plugins)):
+        spec = ctx.plugins.get(call.plugin)
+        batch = getattr(spec, "batch", None)
+        remaining = remaining_calls(ctx, call.plugin) if ctx.plugins else None
+        refuse = mode == "block" or (
+            mode == "refuse" and (exceeds(call, remaining) or (call.times is None and batch is not None))
+        )
+        found.append((call.line, call.col, describe(call, batch, remaining), refuse))
+    return found
 
 
 @hookimpl
 def weaver_verify_code(code: str, ctx: HookContext) -> list[Violation]:
-    if not ctx.config.table(LoopDetectorConfig).block:
-        return []
     return [
         Violation(line=line, col=col, rule=RULE, message=message, source=NAME)
-        for line, col, message in _findings(code, ctx.plugins)
+        for line, col, message, refuse in _findings(code, ctx)
+        if refuse
     ]
 
 
 @hookimpl
 def weaver_before_execute(code: str, ctx: HookContext) -> Verdict | None:
-    if ctx.config.table(LoopDetectorConfig).block:
-        return None
-    found = _findings(code, ctx.plugins)
+    # Refused loops never get here; what is left runs, with the warning shown before it does.
+    found = [message for _, _, message, refuse in _findings(code, ctx) if not refuse]
     if not found:
         return None
-    return Verdict.warn("Plugin calls repeated per item: " + " ".join(message for _, _, message in found), source=NAME)
+    return Verdict.warn("Plugin calls repeated per item: " + " ".join(found), source=NAME)

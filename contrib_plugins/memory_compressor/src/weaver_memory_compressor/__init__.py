@@ -1,9 +1,11 @@
-"""weaver-memory-compressor: older rounds summarized once the history outgrows its budget.
+"""weaver-memory-compressor: older rounds summarized from the first rounds on, so prompts stop growing.
 
-On ``weaver_compress_memory`` (the history a role is about to put in its prompt): when the
-estimated tokens pass ``budget.trigger_share`` of ``budget.max_tokens``, the last
-``budget.keep_recent_rounds`` rounds stay verbatim and the older ones become one summary,
-ending with the names of the variables still alive in the kernel.
+On ``weaver_compress_memory`` (the history a role is about to put in its prompt): the last
+``verbatim_rounds`` rounds stay verbatim and the older ones become one bounded summary (with
+``verbatim_rounds = 0``: only once the estimated tokens pass ``budget.trigger_share`` of
+``budget.max_tokens``), followed by what each summarized round showed the User (a printed
+number is a fact later rounds need, whatever the summary kept) and the names of the
+variables still alive in the kernel.
 
 The summary is the model's incremental summary (the previous summary plus the rounds that
 have just become old), written when a round ends (``weaver_round_end`` starts it with
@@ -53,6 +55,13 @@ class MemoryCompressorConfig:
     """The longest summary the model is asked for."""
     kept_text_chars: int = attrs.field(default=600, validator=at_least(1))
     """The cap on each request, plan, code block and answer a condensed round keeps."""
+    verbatim_rounds: int = attrs.field(default=1, validator=at_least(0))
+    """Rounds kept verbatim; older ones are summarized from the first rounds on, so prompts
+    stop growing early. 0: only once the history passes its budget's trigger."""
+    shown_chars: int = attrs.field(default=80, validator=at_least(1))
+    """What each summarized round showed the User (its value or printout), kept in this many characters."""
+    shown_max_tokens: int = attrs.field(default=800, validator=at_least(0))
+    """The most tokens those lines take, newest kept first."""
 
 
 @hookimpl
@@ -65,7 +74,17 @@ def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget, ctx: H
     from weaver.llm.usage import estimate_tokens
     from weaver_memory_compressor.compress import compress
 
-    return compress(rounds, budget, ctx, estimate=estimate_tokens, max_chars=ctx.config.table(MemoryCompressorConfig).kept_text_chars)
+    settings = ctx.config.table(MemoryCompressorConfig)
+    return compress(
+        rounds,
+        budget,
+        ctx,
+        estimate=estimate_tokens,
+        max_chars=settings.kept_text_chars,
+        verbatim=settings.verbatim_rounds,
+        shown_chars=settings.shown_chars,
+        shown_max_tokens=settings.shown_max_tokens,
+    )
 
 
 @hookimpl

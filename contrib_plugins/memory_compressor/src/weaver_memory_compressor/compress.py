@@ -26,6 +26,7 @@ from weaver_memory_compressor.history import (
     alive_variables,
     deterministic_summary,
     history_tokens,
+    results_shown,
     with_variables,
 )
 
@@ -59,16 +60,22 @@ def stored_summary(state: Mapping[str, Any], rounds: Sequence[Round]) -> Summary
     return Summary(covered, value["text"])
 
 
-def split(rounds: Sequence[Round], budget: MemoryBudget, role: str, estimate: Estimate) -> int | None:
-    """How many of the oldest rounds to summarize, or ``None`` when the history fits.
+def split(
+    rounds: Sequence[Round], budget: MemoryBudget, role: str, estimate: Estimate, verbatim: int = 0
+) -> int | None:
+    """How many of the oldest rounds to summarize, or ``None`` when the history stays whole.
 
-    At least one recent round stays verbatim; more (up to ``keep_recent_rounds``) while
-    they fit in the budget together.
+    With ``verbatim`` > 0, every round but the last ``verbatim`` is summarized from the first
+    rounds on, so prompts stop growing early instead of once the budget's trigger is passed.
+    Otherwise at least one recent round stays verbatim; more (up to ``keep_recent_rounds``)
+    while they fit in the budget together.
 
     Rounds are sized newest first and only until the trigger is passed with the recent
     rounds known, so a call costs about one budget's worth of text however long the
     session is (it is made for every prompt of every role).
     """
+    if verbatim > 0:
+        return len(rounds) - verbatim if len(rounds) > verbatim else None
     trigger = budget.max_tokens * budget.trigger_share
     recent = min(max(budget.keep_recent_rounds, 1), len(rounds))
     sizes: list[int] = []  # newest first
@@ -94,9 +101,18 @@ def compress(
     *,
     estimate: Estimate,
     max_chars: int = 600,
+    verbatim: int = 0,
+    shown_chars: int = 80,
+    shown_max_tokens: int = 800,
 ) -> CompressedMemory | None:
-    """The compressed history for ``ctx.role``, or ``None`` when it fits and stays as it is."""
-    old_count = split(rounds, budget, ctx.role, estimate)
+    """The compressed history for ``ctx.role``, or ``None`` when it stays as it is.
+
+    The summary is the model's (for the rounds it covers), the condensed form of the rounds
+    it does not cover yet, what each summarized round showed the User (its numbers are
+    facts later rounds need, whatever the model's summary kept; at most ``shown_max_tokens``,
+    the newest first), and the variables alive in the kernel.
+    """
+    old_count = split(rounds, budget, ctx.role, estimate, verbatim)
     if old_count is None:
         return None
     old = rounds[:old_count]
@@ -104,8 +120,9 @@ def compress(
     stored = stored_summary(ctx.state, old)
     covered = len(stored.covered) if stored else 0
     text = deterministic_summary(stored.text if stored else "", old[covered:], covered + 1, max_chars=max_chars)
+    facts = results_shown(old[:covered], 1, max_chars=shown_chars, max_tokens=shown_max_tokens, estimate=estimate)
     return CompressedMemory(
-        summary=with_variables(text, alive_variables(rounds)),
+        summary=with_variables("\n".join(part for part in (text, facts) if part), alive_variables(rounds)),
         rounds=tuple(rounds[old_count:]),
     )
 

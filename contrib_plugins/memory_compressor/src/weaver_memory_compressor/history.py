@@ -74,6 +74,38 @@ def alive_variables(rounds: Sequence[Round]) -> tuple[str, ...]:
     return tuple(str(v.get("name")) for v in latest.get("variables", ()) if isinstance(v, Mapping) and v.get("name"))
 
 
+def shown(item: Round, max_chars: int = 80) -> str:
+    """What the round's last successful execution showed (its value, then what it printed), in one line."""
+    for post in reversed(item.posts):
+        for attachment in reversed(post.attachments):
+            data = execution(attachment)
+            if data is None or not data.get("ok"):
+                continue
+            parts = [str(data.get(key) or "").strip() for key in ("value_repr", "stdout")]
+            text = " ".join(" | printed: ".join(part for part in parts if part).split())
+            if text:
+                return text if len(text) <= max_chars else f"{text[:max_chars]}…"
+    return ""
+
+
+def results_shown(
+    rounds: Sequence[Round], first_number: int, *, max_chars: int, max_tokens: int, estimate: Callable[[str], int]
+) -> str:
+    """``Shown in round N: ...`` for each round that showed something, newest kept first within ``max_tokens``."""
+    lines = []
+    spent = 0
+    for number, item in reversed(list(enumerate(rounds, first_number))):
+        text = shown(item, max_chars)
+        if not text:
+            continue
+        line = f"Shown in round {number}: {text}"
+        spent += estimate(line)
+        if spent > max_tokens:
+            break
+        lines.append(line)
+    return "\n".join(reversed(lines))
+
+
 def _cap(text: str, limit: int) -> str:
     text = text.strip()
     if limit <= 0 or len(text) <= limit:
@@ -81,10 +113,11 @@ def _cap(text: str, limit: int) -> str:
     return f"{text[:limit]}… [{len(text) - limit} characters omitted]"
 
 
-def condense(number: int, item: Round, *, max_chars: int = 600) -> str:
-    """Round ``number`` in a few lines: request, last plan, code that ran, failures by class, answer.
+def condense(number: int, item: Round, *, max_chars: int = 600, shown_chars: int = 80) -> str:
+    """Round ``number`` in a few lines: request, last plan, code that ran, failures by class,
+    what it showed (a value or printed numbers are facts too), answer.
 
-    Outputs and tracebacks are dropped; each kept text is capped at ``max_chars``.
+    Tracebacks and long outputs are dropped; each kept text is capped at ``max_chars``.
     """
     lines = [f"Round {number}: the User asked: {_cap(item.user_query, max_chars)}"]
     plans = [a.content for p in item.posts for a in p.attachments if a.type is AttachmentType.plan and a.content.strip()]
@@ -105,6 +138,9 @@ def condense(number: int, item: Round, *, max_chars: int = 600) -> str:
                 failures.append(str(error.get("type") or data.get("outcome") or "error"))
     if failures:
         lines.append(f"  failed executions: {', '.join(failures)}")
+    result = shown(item, max_chars=shown_chars)
+    if result:
+        lines.append(f"  shown: {result}")
     if item.answer:
         lines.append(f"  answer: {_cap(item.answer, max_chars)}")
     elif item.reason:
@@ -123,8 +159,14 @@ def deterministic_summary(previous: str, rounds: Sequence[Round], first_number: 
     return "\n".join(parts)
 
 
+MAX_NAMES = 25
+"""The most variable names the summary lists (the newest); the rest are counted."""
+
+
 def with_variables(summary: str, variables: Sequence[str]) -> str:
-    """The summary followed by the names of the variables still alive in the kernel."""
+    """The summary followed by the names of the variables still alive in the kernel, newest first."""
     if not variables:
         return summary
-    return f"{summary}\nVariables alive in the kernel: {', '.join(variables)}"
+    newest = list(reversed(variables))
+    names = ", ".join(newest[:MAX_NAMES]) + (f" and {len(newest) - MAX_NAMES} more" if len(newest) > MAX_NAMES else "")
+    return f"{summary}\nVariables alive in the kernel (newest first): {names}"

@@ -38,8 +38,9 @@ assistant that writes and runs Python in a persistent kernel. You get the summar
 and the rounds that follow it, condensed. Write the updated summary of everything, as \
 short plain-text notes in the order things happened. Keep: what the User asked and \
 decided; the plan; files read and written; every variable name that is still alive, and \
-what it holds; findings with their numbers; what failed and why. Drop: outputs that were \
-only shown, tracebacks, retries. At most {words} words. Reply with the summary only."""
+what it holds; findings with their numbers, and every number the User was shown, printed \
+or answered; what failed and why. Drop: tracebacks, retries, long tables (keep their \
+headline numbers). At most {words} words. Reply with the summary only."""
 
 
 def prompt(previous: Summary | None, rounds: Sequence[Round], first_number: int, alive: Sequence[str], max_chars: int) -> str:

@@ -79,6 +79,8 @@ class Session:
         self._closed = False
         self._execution: SessionExecution | None = None
         self._pipeline: CodePipeline | None = None
+        self._llm_lock: asyncio.Lock | None = None
+        """One LLM call of this session at a time (see :class:`weaver.llm.service.ChatClient`)."""
 
     # ---- public API -----------------------------------------------------------------
 
@@ -236,6 +238,13 @@ class Session:
         def memory(budget: MemoryBudget) -> CompressedMemory:
             return self.app.hooks.compress_memory(history, budget, self.hook_context(alias, round_id, step))
 
+        async def approve(kind: str, content: str) -> ApprovalAnswer | None:
+            ctx = self.hook_context(alias, round_id, step)
+            reasons = self.app.hooks.approval_reasons(kind, content, ctx)
+            if not reasons:
+                return None
+            return await self._approve(ApprovalRequest(kind, content, tuple(reasons), alias, round_id, step))
+
         return RoleContext(
             spec=spec,
             post=post,
@@ -248,6 +257,7 @@ class Session:
             variables=lambda: self.variables(),
             plugins=self.app.plugins,
             memory=memory,
+            approve=approve,
         )
 
     def _chat(self, alias: str | None, role: str, round_id: str | None, step: str | None = None) -> ChatPort:
@@ -255,7 +265,11 @@ class Session:
         from weaver.llm.config import DEFAULT_ALIAS
         from weaver.llm.service import ChatClient
 
-        return ChatClient(self.app.llm, alias or DEFAULT_ALIAS, lambda: self.hook_context(role, round_id, step))
+        if self._llm_lock is None:
+            self._llm_lock = asyncio.Lock()
+        return ChatClient(
+            self.app.llm, alias or DEFAULT_ALIAS, lambda: self.hook_context(role, round_id, step), self._llm_lock
+        )
 
     async def _approve(self, request: ApprovalRequest) -> ApprovalAnswer:
         """Publish the request, wait for :meth:`answer` (or the timeout), record the answer."""
@@ -307,7 +321,9 @@ class Session:
             # The execution layer's imports only in sessions that run code.
             from weaver.execution.pipeline import CodePipeline
 
-            self._pipeline = CodePipeline(self.app.hooks, lambda code: self._execute(code))
+            self._pipeline = CodePipeline(
+                self.app.hooks, lambda code, budget: self._execute(code, budget), variables=lambda: self.variables()
+            )
         return await self._pipeline.run(code, mode, ctx)
 
     def prestart(self) -> None:
@@ -317,8 +333,8 @@ class Session:
         if any(spec.runs_code for spec in self._role_specs.values()):
             self._spawn(self._session_execution().start())
 
-    async def _execute(self, code: str) -> ExecutionResult:
-        result = await self._session_execution().execute(code)
+    async def _execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
+        result = await self._session_execution().execute(code, plugin_budget)
         round_id = self._current.round.id if self._current is not None else None
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result

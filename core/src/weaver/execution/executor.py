@@ -24,7 +24,8 @@ class ExecutorSetup:
     session_id: str
     plugins: tuple[PluginSpec, ...] = ()
     plugin_call_budget: int | None = None
-    """Plugin calls one execution may make (``weaver_plugin_call_budget``); None: unlimited."""
+    """Calls each plugin may get in one execution when the request names no other allowance
+    (``[plugins] call_budget``); None: unlimited."""
 
 
 class Executor(Protocol):
@@ -36,7 +37,14 @@ class Executor(Protocol):
         ...
 
     async def execute(self, code: str) -> ExecutionResult:
-        """Run ``code``; never raises for a failure of the code, the time limit or the kernel."""
+        """Run ``code``; never raises for a failure of the code, the time limit or the kernel.
+
+        An executor whose ``execute`` also takes a keyword ``plugin_budget`` is given, with
+        each execution, what the plugin call budget's scope has left
+        (:data:`weaver.execution.runtime.BUDGET_KEY`), so a step's or a round's budget holds
+        inside the execution too; without it, ``plugin_call_budget`` per execution is the
+        only limit inside, and the host still counts the calls each result reports.
+        """
         ...
 
     def variables(self) -> tuple[VariableInfo, ...]:

@@ -1,12 +1,16 @@
-"""The default text a model reads about an execution: everything, untrimmed.
+"""The default text a model reads about an execution: everything it produced, untrimmed.
 
-Trimming (a traceback's head and tail, long output) belongs to guard extensions that
-implement ``weaver_format_feedback`` and come before this ``trylast`` default.
+Trimming (a traceback's head and tail, long output) belongs to extensions that implement
+``weaver_trim_feedback``. Variables are the exception: a result names only those the
+execution created, changed or deleted, since roles show the kernel's whole inventory once,
+as the current state, and repeating it in every result made prompts grow with every run.
 """
 
 from __future__ import annotations
 
-from weaver.execution.result import ExecutionResult
+from collections.abc import Sequence
+
+from weaver.execution.result import ExecutionResult, VariableInfo
 
 _OUTCOMES = {
     "ok": "succeeded",
@@ -17,8 +21,42 @@ _OUTCOMES = {
 }
 
 
-def format_result(result: ExecutionResult) -> str:
-    """``result`` as sections of plain text, in the order a reader needs them."""
+MAX_CHANGED = 20
+"""The most new or changed variables one result lists; the rest are counted."""
+
+
+def describe_variable(var: VariableInfo) -> str:
+    """One line for a variable: ``- name: type [shape] preview``."""
+    return (
+        f"- {var.name}: {var.type}"
+        + (f" [{var.shape_or_len}]" if var.shape_or_len else "")
+        + (f" {var.preview}" if var.preview else "")
+    )
+
+
+def variable_changes(before: Sequence[VariableInfo], after: Sequence[VariableInfo]) -> str:
+    """What an execution did to the kernel's variables, or ``""`` when nothing changed."""
+    earlier = {v.name: v for v in before}
+    changed = [v for v in after if earlier.get(v.name) != v]
+    names = {v.name for v in after}
+    deleted = [name for name in earlier if name not in names]
+    sections = []
+    if changed:
+        lines = [describe_variable(v) for v in changed[:MAX_CHANGED]]
+        if len(changed) > MAX_CHANGED:
+            lines.append(f"- ... and {len(changed) - MAX_CHANGED} more")
+        sections.append("New or changed variables:\n" + "\n".join(lines))
+    if deleted:
+        sections.append("Deleted variables: " + ", ".join(deleted))
+    return "\n\n".join(sections)
+
+
+def format_result(result: ExecutionResult, variables_before: Sequence[VariableInfo] = ()) -> str:
+    """``result`` as sections of plain text, in the order a reader needs them.
+
+    ``variables_before`` is the inventory before the run: only the variables the run
+    created, changed or deleted are listed (all of them when it is empty).
+    """
     sections = [f"The execution {_OUTCOMES.get(result.outcome, result.outcome)} ({result.duration_s:.2f} s)."]
     if result.state_lost:
         lost = ", ".join(result.lost_variables) or "none were defined"
@@ -42,14 +80,9 @@ def format_result(result: ExecutionResult) -> str:
     if result.plugin_calls:
         calls = ", ".join(f"{name} x{count}" for name, count in sorted(result.plugin_calls.items()))
         sections.append(f"Plugin calls: {calls}.")
-    if result.variables:
-        lines = [
-            f"- {v.name}: {v.type}"
-            + (f" [{v.shape_or_len}]" if v.shape_or_len else "")
-            + (f" {v.preview}" if v.preview else "")
-            for v in result.variables
-        ]
-        sections.append("Variables:\n" + "\n".join(lines))
+    changes = variable_changes(() if result.state_lost else variables_before, result.variables)
+    if changes:
+        sections.append(changes)
     if result.truncated:
         sections.append("Cut from this output:\n" + "\n".join(f"- {note}" for note in result.truncated))
     return "\n\n".join(sections)

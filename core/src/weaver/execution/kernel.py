@@ -22,7 +22,7 @@ from weaver.execution.output import Collector
 from weaver.execution.pool import KernelPool, pool_for
 from weaver.execution.process import KernelDied, KernelProcess, install_code
 from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
-from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
+from weaver.execution.runtime import BUDGET_KEY, REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.store import SessionPaths
 
 
@@ -57,11 +57,12 @@ class LocalExecutor:
         async with self._lock:
             await self._ensure_kernel()
 
-    async def execute(self, code: str) -> ExecutionResult:
+    async def execute(self, code: str, *, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
         async with self._lock:
-            kernel, collector = await self._ensure_kernel(code)
+            budget = {BUDGET_KEY: plugin_budget} if plugin_budget is not None else {}
+            kernel, collector = await self._ensure_kernel(code, budget)
             if collector is None:
-                collector = self._submit(kernel, code)
+                collector = self._submit(kernel, code, metadata=budget)
             started = time.monotonic()
             outcome, state_lost, note = "ok", False, None
             try:
@@ -94,7 +95,9 @@ class LocalExecutor:
 
     # ---- kernels -----------------------------------------------------------------------
 
-    async def _ensure_kernel(self, code: str | None = None) -> tuple[KernelProcess, Collector | None]:
+    async def _ensure_kernel(
+        self, code: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> tuple[KernelProcess, Collector | None]:
         """The session's kernel, started or taken and set up if there is none yet.
 
         ``code`` is the execution that needs the kernel. A kernel on hold (a pool kernel)
@@ -112,7 +115,7 @@ class LocalExecutor:
         try:
             setup = self._setup()
             if code is not None and kernel.on_hold:
-                first = self._submit(kernel, code, metadata={SETUP_KEY: setup})
+                first = self._submit(kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup})
                 await kernel.wait_setting_up(first, until=lambda c: bool(c.reports[SETUP_MIME]))
                 if not first.reports[SETUP_MIME]:
                     # This kernel's ipykernel does not pass request metadata on: it refused
@@ -225,6 +228,8 @@ class LocalExecutor:
         if "variables" in report:
             self._variables = tuple(VariableInfo(**v) for v in report["variables"])
         error = note or collector.error
+        if error is collector.error and error is not None and report.get("error_mro"):
+            error = ErrorInfo(error.type, error.message, error.traceback, tuple(report["error_mro"]))
         if outcome == "ok" and error is not None:
             outcome = "error"
         truncated = [

@@ -4,13 +4,21 @@ One call takes generated code through every check, in order, and stops at the fi
 refuses it:
 
 1. every verifier (``weaver_verify_code``): all violations are collected. A verifier that
-   crashes, or no verifier at all, blocks the code: nothing unjudged runs;
-2. the ``before_execute`` guards: a ``stop`` verdict means the code does not run;
-3. the session's executor runs it;
+   crashes, or no verifier at all, blocks the code: nothing unjudged runs. Refused code is
+   shown to the ``weaver_code_refused`` guards, whose ``stop`` ends the step's retries;
+2. the ``before_execute`` guards: a ``stop`` verdict means the code does not run; a ``warn``
+   is published as a status event before the code runs;
+   then, when a policy asks for it (``weaver_approval_required``, ``[approval] code``), a
+   person approves, edits (the edited code is verified again) or rejects it (the model is
+   told why);
+3. the session's executor runs it, with what the plugin call budget's scope has left
+   (:mod:`weaver.plugins.budget`), and the calls the result reports are counted;
 4. the ``after_execute`` guards: ``stop`` ends the step's retries;
 5. the feedback hooks turn the result into the text the model reads: every
    ``weaver_trim_feedback`` trimmer in turn, then the one ``weaver_format_feedback``
-   formatter, with the guards' warnings and injected messages after it.
+   formatter (given the variables before the run, so it can say what changed), with the
+   guards' warnings and injected messages after it; ``weaver_summarize_attempt`` gives the
+   one line a retrying role shows the attempt as once a later one replaces it.
 
 The :class:`CodeRun` keeps every part, so a role reports it and decides whether to retry.
 The session builds one :class:`CodePipeline` around its executor and hands roles only its
@@ -20,20 +28,23 @@ The session builds one :class:`CodePipeline` around its executor and hands roles
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from weaver.approvals import ApprovalAnswer, ApprovalKind, ApprovalRequest
 from weaver.guards import Outcome
-from weaver.specs import Verdict, VerifyMode, Violation
+from weaver.plugins import budget
+from weaver.specs import Verdict, VerdictAction, VerifyMode, Violation
 
 if TYPE_CHECKING:
     from weaver.context import HookContext
-    from weaver.execution.result import ExecutionResult
+    from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.extensions import Hooks
 
 SOURCE = "weaver.execution.pipeline"
-Execute = Callable[[str], Awaitable["ExecutionResult"]]
+Execute = Callable[[str, "dict[str, Any] | None"], Awaitable["ExecutionResult"]]
+"""``execute(code, plugin_budget)``: run code in the session's kernel with what the budget has left."""
 
 
 @attrs.frozen
@@ -42,7 +53,8 @@ class CodeRun:
 
     ``result`` is ``None`` when the code did not run (violations, or a guard stopped it
     before execution). ``feedback`` is the text for the model. ``stopped`` is the guard
-    verdict that ended the work, if one did.
+    verdict that ended the work, if one did. ``summary`` is the one line a later prompt may
+    show this attempt as, once another attempt replaces it (``None``: show it whole).
     """
 
     code: str
@@ -52,6 +64,9 @@ class CodeRun:
     result: ExecutionResult | None = None
     feedback: str = ""
     stopped: Verdict | None = None
+    summary: str | None = None
+    approval: ApprovalAnswer | None = None
+    """A person's answer, when the code needed approval."""
 
     @property
     def blocked(self) -> bool:
@@ -68,6 +83,8 @@ class CodeRun:
         """``blocked``, ``stopped``, or the execution's outcome (``ok``, ``error``, ...)."""
         if self.violations:
             return "blocked"
+        if self.approval is not None and not self.approval.approved:
+            return "rejected"
         if self.result is None:
             return "stopped"
         return self.result.outcome
@@ -120,19 +137,34 @@ class CodePipeline:
     the only holder of it that roles can reach, through :meth:`run`.
     """
 
-    def __init__(self, hooks: Hooks, execute: Execute, *, require_verifier: bool = True) -> None:
+    def __init__(
+        self,
+        hooks: Hooks,
+        execute: Execute,
+        *,
+        variables: Callable[[], Sequence[VariableInfo]] = tuple,
+        require_verifier: bool = True,
+    ) -> None:
         self._hooks = hooks
         self._execute = execute
+        self._variables = variables
         self._require_verifier = require_verifier
 
     async def run(self, code: str, mode: VerifyMode, ctx: HookContext) -> CodeRun:
         """Verify, guard, execute and describe ``code``; ``ctx`` is the calling role's context."""
-        mode = VerifyMode(mode)
+        run = await self._run(code, VerifyMode(mode), ctx)
+        return attrs.evolve(run, summary=self._hooks.summarize_attempt(run, ctx))
+
+    async def _run(self, code: str, mode: VerifyMode, ctx: HookContext, approved: ApprovalAnswer | None = None) -> CodeRun:
         hooks = self._hooks
         ctx.status("verifying code")
         violations = verify_code(hooks, code, mode, ctx, require=self._require_verifier)
         if violations:
-            return CodeRun(code, mode, violations=violations, feedback=format_violations(violations))
+            refused = hooks.code_refused(code, violations, ctx)
+            feedback = _with_messages(format_violations(violations), refused)
+            return CodeRun(
+                code, mode, violations=violations, verdicts=refused.verdicts, feedback=feedback, stopped=refused.stopped
+            )
         before = hooks.before_execute(code, ctx)
         if before.stopped is not None:
             return CodeRun(
@@ -142,9 +174,28 @@ class CodePipeline:
                 stopped=before.stopped,
                 feedback=f"The code was NOT run: {before.stopped.message}",
             )
+        for verdict in before.verdicts:
+            if verdict.action is VerdictAction.warn:
+                ctx.status(f"warning from {verdict.source or 'a guard'}: {verdict.message}")
+        if approved is None:
+            reasons = hooks.approval_reasons(ApprovalKind.code, code, ctx)
+            if reasons:
+                ctx.status("waiting for approval")
+                request = ApprovalRequest(ApprovalKind.code, code, tuple(reasons), ctx.role, ctx.round_id, ctx.step)
+                answer = await ctx.approve(request)
+                if not answer.approved:
+                    feedback = f"The code was NOT run: the user rejected it: {answer.reason or 'no reason given'}"
+                    return CodeRun(code, mode, verdicts=before.verdicts, feedback=feedback, approval=answer)
+                if answer.content != code:  # edited: what runs is checked like any code
+                    return attrs.evolve(await self._run(answer.content, mode, ctx, answer), approval=answer)
         ctx.status("executing code")
-        result = await self._execute(code)
+        variables_before = tuple(self._variables())
+        given = budget.allowance(ctx)
+        result = await self._execute(code, given)
+        budget.charge(ctx, code, given, result)
         after = hooks.after_execute(code, result, ctx)
         outcome = Outcome(before.verdicts + after.verdicts)
-        feedback = _with_messages(hooks.feedback(result, code, ctx), outcome)
-        return CodeRun(code, mode, verdicts=outcome.verdicts, result=result, feedback=feedback, stopped=after.stopped)
+        feedback = _with_messages(hooks.feedback(result, code, ctx, variables_before), outcome)
+        return CodeRun(
+            code, mode, verdicts=outcome.verdicts, result=result, feedback=feedback, stopped=after.stopped, approval=approved
+        )

@@ -14,11 +14,17 @@ OUTCOMES = ("ok", "error", "timeout_interrupted", "timeout_restarted", "kernel_d
 
 @attrs.frozen
 class ErrorInfo:
-    """An exception raised by the code: its type name, message and plain-text traceback."""
+    """An exception raised by the code: its type name, message and plain-text traceback.
+
+    ``mro`` names the exception's classes, most specific first (``ModuleNotFoundError``,
+    ``ImportError``, ``Exception``, ``BaseException``), as the kernel reported them; empty
+    when unknown (an error the host made up, such as a timeout, or another executor).
+    """
 
     type: str
     message: str
     traceback: str = ""
+    mro: tuple[str, ...] = ()
 
 
 @attrs.frozen

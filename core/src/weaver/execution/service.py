@@ -8,9 +8,10 @@ each result as a durable ``execution`` event.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from weaver.errors import UnknownNameError
 from weaver.execution.executor import Executor, ExecutorSetup
@@ -87,11 +88,15 @@ class SessionExecution:
         """Start the executor's kernel ahead of the first execution; a failure waits for that execution."""
         try:
             await (await self.executor()).start()
-        except Exception:  # noqa: BLE001 - the first execution starts it again and reports the error
+        except Exception:
             log.debug("session %s: starting the kernel early failed", self.session_id, exc_info=True)
 
-    async def execute(self, code: str) -> ExecutionResult:
-        return await (await self.executor()).execute(code)
+    async def execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
+        """Run ``code``; ``plugin_budget`` (what the budget's scope has left) goes to an executor that takes it."""
+        executor = await self.executor()
+        if plugin_budget is not None and "plugin_budget" in inspect.signature(executor.execute).parameters:
+            return await executor.execute(code, plugin_budget=plugin_budget)  # type: ignore[call-arg]
+        return await executor.execute(code)
 
     def variables(self) -> tuple[VariableInfo, ...]:
         return self._executor.variables() if self._executor is not None else ()

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import HookContext
     from weaver.events import Event
-    from weaver.execution.result import ExecutionResult
+    from weaver.execution.pipeline import CodeRun
+    from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.guards import Outcome
     from weaver.llm.request import LLMRequest, LLMResponse
     from weaver.memory import CompressedMemory, MemoryBudget
@@ -84,6 +85,9 @@ class Hooks:
     def after_llm_call(self, request: LLMRequest, response: LLMResponse, ctx: HookContext) -> Outcome:
         return _combined(self.pm.hook.weaver_after_llm_call(request=request, response=response, ctx=ctx))
 
+    def code_refused(self, code: str, violations: Sequence[Violation], ctx: HookContext) -> Outcome:
+        return _combined(self.pm.hook.weaver_code_refused(code=code, violations=tuple(violations), ctx=ctx))
+
     def before_execute(self, code: str, ctx: HookContext) -> Outcome:
         return _combined(self.pm.hook.weaver_before_execute(code=code, ctx=ctx))
 
@@ -107,13 +111,25 @@ class Hooks:
     def compress_memory(self, rounds: Sequence[Round], budget: MemoryBudget, ctx: HookContext) -> CompressedMemory:
         return self.pm.hook.weaver_compress_memory(rounds=tuple(rounds), budget=budget, role=ctx.role, ctx=ctx)
 
-    def feedback(self, result: ExecutionResult, code: str, ctx: HookContext) -> str:
-        """The text the model reads about ``result``: every trimmer in turn, then the one formatter."""
+    def feedback(
+        self, result: ExecutionResult, code: str, ctx: HookContext, variables_before: Sequence[VariableInfo] = ()
+    ) -> str:
+        """The text the model reads about ``result``: every trimmer in turn, then the one formatter.
+
+        ``variables_before`` is the inventory before the code ran (empty: every variable is new).
+        """
         for impl in reversed(self.pm.hook.weaver_trim_feedback.get_hookimpls()):
             trimmed = _call(impl, {"result": result, "code": code, "ctx": ctx})
             if trimmed is not None:
                 result = trimmed
-        return self.pm.hook.weaver_format_feedback(result=result, code=code, ctx=ctx)
+        return self.pm.hook.weaver_format_feedback(
+            result=result, code=code, variables_before=tuple(variables_before), ctx=ctx
+        )
+
+    def summarize_attempt(self, run: CodeRun, ctx: HookContext) -> str | None:
+        """The one line ``run`` is shown as once a later attempt replaces it (``None``: kept whole)."""
+        summary: str | None = self.pm.hook.weaver_summarize_attempt(run=run, ctx=ctx)
+        return summary
 
     # ---- lifecycle and observation -------------------------------------------------------
 

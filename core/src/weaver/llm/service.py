@@ -270,14 +270,27 @@ class ChatClient:
 
     ``context()`` is called at every call, so guards see the usage of that moment. The
     client keeps only that port and the service's ``chat``, never the service itself.
+    ``one_at_a_time`` (the session's) makes a session's calls, background work's included,
+    wait for each other: each is judged by the guards only once the one before it is
+    recorded, so no two are in flight when the second could cross a budget.
     """
 
-    def __init__(self, service: LLMService, alias: str, context: Callable[[], HookContext]) -> None:
+    def __init__(
+        self,
+        service: LLMService,
+        alias: str,
+        context: Callable[[], HookContext],
+        one_at_a_time: asyncio.Lock | None = None,
+    ) -> None:
         self.alias = alias
         chat = service.chat
+        lock = one_at_a_time
 
         async def call(messages: Sequence[ChatMessage | Mapping[str, str]], **options: Any) -> LLMResponse:
-            return await chat(messages, ctx=context(), alias=alias, **options)
+            if lock is None:
+                return await chat(messages, ctx=context(), alias=alias, **options)
+            async with lock:
+                return await chat(messages, ctx=context(), alias=alias, **options)
 
         self._call = call
 

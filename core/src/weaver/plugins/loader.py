@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from weaver.config import at_least
+from weaver.config import at_least, one_of
 from weaver.errors import PluginLoadError, UnknownNameError
 from weaver.execution.runtime.plugins import load_target
 from weaver.extensions import collect_plugins
@@ -62,8 +62,11 @@ class PluginsConfig:
     disabled: tuple[str, ...] = ()
     config: dict[str, dict[str, Any]] = attrs.field(factory=dict)
     call_budget: int = attrs.field(default=25, validator=at_least(0))
-    """Plugin calls one execution may make; past it the kernel raises ``PluginBudgetExceeded``
-    and keeps the results so far. 0 counts calls without a limit."""
+    """Calls each plugin may get in one ``call_budget_scope``; past it the kernel raises
+    ``PluginBudgetExceeded`` and keeps the results so far. 0 counts calls without a limit."""
+    call_budget_scope: str = attrs.field(default="step", validator=one_of("step", "round", "execution"))
+    """What one budget covers: ``step`` (every attempt and re-plan of a step, until one of its
+    executions succeeds), ``round`` or ``execution``; see :mod:`weaver.plugins.budget`."""
 
 
 @attrs.frozen

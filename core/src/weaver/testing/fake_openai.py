@@ -13,7 +13,8 @@ Replies are scripted as a list, consumed in order (a string is the reply text, a
 sent as its JSON, a :class:`FakeReply` controls usage, chunking and stream faults, a
 :class:`FakeError` answers with an HTTP error), or as a function of the request's JSON that
 returns one of those. Every request body is kept in ``requests`` (its headers, with
-lower-case names, in ``headers``; its path and query in ``paths``).
+lower-case names, in ``headers``; its path and query in ``paths``), and the usage of every
+reply it sent whole in ``served``.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class FakeOpenAIServer:
         self.responder: Responder | None = replies if callable(replies) else None
         self._script: list[Scripted] = [] if callable(replies) else list(replies)
         self.requests: list[dict[str, Any]] = []
+        self.served: list[dict[str, int]] = []
+        """The usage of every reply sent whole, in order: what a real API would bill."""
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
         self._lock = threading.Lock()
@@ -205,6 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._stream(body, reply)
             else:
                 self._json(200, _completion(body, reply))
+            if isinstance(reply, FakeReply) and reply.usage and reply.cut_after is None and reply.malformed_after is None:
+                fake.served.append(_usage(body, reply))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (a timeout test); nothing to answer
 

@@ -22,8 +22,12 @@ SETUP_KEY = "weaver_setup"
 """The execute request metadata key that carries a session's setup to a kernel on hold, so
 that the setup and the session's first code travel in one request (see
 :class:`weaver.execution.runtime.session.Hold`)."""
+BUDGET_KEY = "weaver_plugin_budget"
+"""The execute request metadata key with what is left of the plugin call budget's scope for
+this execution: ``{"budget": 25, "scope": "step", "left": {"get_price": 3}}`` (a plugin not
+in ``left`` has the whole budget). The host keeps the count across executions."""
 
-__all__ = ["REPORT_MIME", "SETUP_KEY", "SETUP_MIME", "PluginBudgetExceeded", "PluginContext", "context", "install"]
+__all__ = ["BUDGET_KEY", "REPORT_MIME", "SETUP_KEY", "SETUP_MIME", "PluginBudgetExceeded", "PluginContext", "context", "install"]
 
 
 def install(setup_json: str) -> None:

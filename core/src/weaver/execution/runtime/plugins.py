@@ -93,39 +93,55 @@ class PluginContext:
 
 
 class CallCounter:
-    """Plugin calls of the current execution, and its budget."""
+    """Plugin calls of the current execution, and how many more each plugin may get in it.
+
+    Each plugin may be called ``budget`` times per execution, unless the host's request for
+    this execution says how many calls of its scope (a step, a round) each plugin has left
+    (:data:`weaver.execution.runtime.BUDGET_KEY`): then ``allowance`` holds that.
+    """
 
     def __init__(self, budget: int | None, namespace: MutableMapping[str, Any]) -> None:
         self.budget = budget
         self.namespace = namespace
         self.calls: Counter[str] = Counter()
         self.results: list[Any] = []
+        self.allowance: Mapping[str, Any] = {}
 
-    def reset(self) -> None:
+    def reset(self, allowance: Mapping[str, Any] | None = None) -> None:
         self.calls = Counter()
         self.results = []
+        self.allowance = allowance or {}
 
     @property
     def total(self) -> int:
         return sum(self.calls.values())
 
     def admit(self, name: str, batch: str | None) -> None:
-        """Count a call, or refuse it past the budget; warn once at 60% of the budget."""
-        budget = self.budget
-        if budget is not None and self.total >= budget:
+        """Count a call, or refuse it past the plugin's allowance; warn once at 60% of its budget."""
+        budget = self.allowance.get("budget", self.budget)
+        if budget is None:
+            self.calls[name] += 1
+            return
+        before = budget - self.allowance.get("left", {}).get(name, budget)
+        made = before + self.calls[name]
+        if made >= budget:
             self.namespace[PARTIAL_RESULTS_NAME] = list(self.results)
             hint = f" `{name}` has a batch form, `{batch}`: use it." if batch else " Process fewer items per execution."
+            earlier = f", {before} of them in earlier executions" if before else ""
+            scope = self.allowance.get("scope", "execution")
             raise PluginBudgetExceeded(
-                f"plugin call budget exceeded: one execution may call plugins {budget} times and this call to "
-                f"`{name}` would be number {budget + 1}. The {len(self.results)} results returned so far are kept "
+                f"plugin call budget exceeded: `{name}` may be called {budget} times per {scope} "
+                f"([plugins] call_budget) and this call would be number "
+                f"{made + 1}{earlier}. The {len(self.results)} results returned so far in this execution are kept "
                 f"in `{PARTIAL_RESULTS_NAME}`; variables assigned before this call are kept.{hint}",
                 budget=budget,
                 calls=self.calls,
                 results=list(self.results),
             )
         self.calls[name] += 1
-        if budget is not None and self.total == max(1, math.ceil(budget * WARN_SHARE)) and self.total < budget:
-            sys.stderr.write(f"weaver: {self.total} of {budget} plugin calls allowed per execution are used\n")
+        if made + 1 == max(1, math.ceil(budget * WARN_SHARE)) and made + 1 < budget:
+            scope = self.allowance.get("scope", "execution")
+            sys.stderr.write(f"weaver: {made + 1} of {budget} plugin calls allowed to `{name}` per {scope} are used\n")
 
 
 def load_target(target: str, path: str | None = None) -> Any:

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
+from weaver.execution.runtime import BUDGET_KEY, REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.execution.runtime.capture import StreamCap, changed_files, save_figures, snapshot
 from weaver.execution.runtime.inventory import inventory
 from weaver.execution.runtime.plugins import CallCounter, PluginContext, bind
@@ -163,7 +163,7 @@ class KernelRuntime:
     # ---- around each execution ------------------------------------------------------
 
     def pre_run_cell(self, info: Any) -> None:
-        self.counter.reset()
+        self.counter.reset((getattr(info, "cell_meta", None) or {}).get(BUDGET_KEY))
         self.value_cut = 0
         for name, cap in self.caps.items():
             cap.attach(getattr(sys, name))
@@ -182,6 +182,9 @@ class KernelRuntime:
             except Exception as exc:  # noqa: BLE001 - a report part failing is reported, not raised
                 report.setdefault("problems", []).append(f"{part}: {type(exc).__name__}: {exc}")
         report["plugin_calls"] = dict(self.counter.calls)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:  # the exception's family, which the error message's class name alone does not give
+            report["error_mro"] = [cls.__name__ for cls in type(error).__mro__[:-1]]
         report["cut"] = {name: cap.finish() for name, cap in self.caps.items()}
         report["cut"]["value"] = self.value_cut
         publish_display_data({REPORT_MIME: report})
