@@ -11,7 +11,7 @@ import types
 import pytest
 
 from weaver_code_verifier import CodeVerifierConfig, verify
-from weaver_code_verifier.settings import DEFAULT_DANGEROUS_ATTRIBUTES
+from weaver_code_verifier.config import DEFAULT_DANGEROUS_ATTRIBUTES
 
 
 def rules(code: str) -> list[tuple[int, str]]:

@@ -20,10 +20,7 @@ import enum
 
 import attrs
 
-from weaver.config import at_least, greater_than, one_of
 from weaver.model import new_id
-
-CODE_POLICIES = ("never", "always", "risky")
 
 NETWORK_MODULES = frozenset(
     {
@@ -51,24 +48,6 @@ class Decision(str, enum.Enum):
     approved = "approved"
     edited = "edited"
     rejected = "rejected"
-
-
-@attrs.frozen
-class ApprovalConfig:
-    """``[approval]``: when a person must approve before work goes on.
-
-    ``code``: ``never`` (default), ``always``, or ``risky`` (file writes, network libraries,
-    plugins costing more per call than ``plugin_cost_over``, and whatever an installed policy
-    extension flags). ``plan``: the
-    user confirms or edits the Planner's plan before its first worker step. ``timeout_s``:
-    how long a request waits for an answer before it counts as rejected.
-    """
-
-    code: str = attrs.field(default="never", validator=one_of(*CODE_POLICIES))
-    plan: bool = False
-    timeout_s: float = attrs.field(default=600.0, validator=greater_than(0))
-    plugin_cost_over: float = attrs.field(default=0.0, validator=at_least(0))
-    """Under ``code = "risky"``, a call to a plugin whose ``cost`` per call is above this asks first."""
 
 
 @attrs.frozen

@@ -24,7 +24,9 @@ Range checks are attrs validators on the schema's fields, built with :func:`at_l
         max_identical_errors: int = attrs.field(default=3, validator=at_least(0))
 
 Looking a table up by its schema class is typed: ``config.table(RetryGuardConfig)`` is a
-``RetryGuardConfig``.
+``RetryGuardConfig``. The core's own tables (``[session]``, ``[workspace]``,
+``[extensions]``, ``[approval]``) are defined at the end of this module; the execution, LLM
+and plugin tables in ``config`` modules of those packages, and every extension's in its own.
 """
 
 from __future__ import annotations
@@ -433,3 +435,60 @@ def build_config(project_dir: Path, layers: Iterable[Layer], tables: Mapping[str
     return Config(
         tables=validated, sources=sources, project_dir=project_dir, unowned=unowned, deprecations=tuple(deprecations)
     )
+
+
+# --------------------------------------------------------------------------------------
+# The core's own tables (the roles', guards' and others' live in their packages)
+# --------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SessionConfig:
+    """``[session]``: which roles take part and how long a round may go on."""
+
+    roles: tuple[str, ...] = ("planner", "code_interpreter")
+    entry: str = ""
+    """The role that receives the user's message; empty means the first of ``roles``."""
+    max_hops: int = attrs.field(default=30, validator=at_least(1))
+    """Posts a round may route before it is stopped."""
+    round_timeout_s: float = attrs.field(default=0.0, validator=at_least(0))
+    """Seconds a round may take in all before it is stopped (0: no limit)."""
+    max_message_chars: int = attrs.field(default=100_000, validator=at_least(1000))
+    """The longest message or attachment kept in history and prompts; a longer one (a huge
+    paste, a runaway reply) is kept whole in a file beside the session's log and enters the
+    history as its head and tail with a note saying where the rest is."""
+
+
+@attrs.frozen
+class WorkspaceConfig:
+    """``[workspace]``: where sessions keep their logs, working directories and artifacts."""
+
+    dir: str = ".weaver"
+
+
+@attrs.frozen
+class ExtensionsConfig:
+    """``[extensions]``: ``strict = true`` makes a broken extension fatal."""
+
+    strict: bool = False
+
+
+CODE_POLICIES = ("never", "always", "risky")
+
+
+@attrs.frozen
+class ApprovalConfig:
+    """``[approval]``: when a person must approve before work goes on.
+
+    ``code``: ``never`` (default), ``always``, or ``risky`` (file writes, network libraries,
+    plugins costing more per call than ``plugin_cost_over``, and whatever an installed policy
+    extension flags). ``plan``: the
+    user confirms or edits the Planner's plan before its first worker step. ``timeout_s``:
+    how long a request waits for an answer before it counts as rejected.
+    """
+
+    code: str = attrs.field(default="never", validator=one_of(*CODE_POLICIES))
+    plan: bool = False
+    timeout_s: float = attrs.field(default=600.0, validator=greater_than(0))
+    plugin_cost_over: float = attrs.field(default=0.0, validator=at_least(0))
+    """Under ``code = "risky"``, a call to a plugin whose ``cost`` per call is above this asks first."""

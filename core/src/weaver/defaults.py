@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import attrs
-
-from weaver.config import at_least
+from weaver.config import ApprovalConfig, ExtensionsConfig, SessionConfig, WorkspaceConfig
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, ExecutorSpec, LLMBackendSpec
 
@@ -29,40 +27,8 @@ if TYPE_CHECKING:
     from weaver.model import Round
 
 
-@attrs.frozen
-class SessionConfig:
-    """``[session]``: which roles take part and how long a round may go on."""
-
-    roles: tuple[str, ...] = ("planner", "code_interpreter")
-    entry: str = ""
-    """The role that receives the user's message; empty means the first of ``roles``."""
-    max_hops: int = attrs.field(default=30, validator=at_least(1))
-    """Posts a round may route before it is stopped."""
-    round_timeout_s: float = attrs.field(default=0.0, validator=at_least(0))
-    """Seconds a round may take in all before it is stopped (0: no limit)."""
-    max_message_chars: int = attrs.field(default=100_000, validator=at_least(1000))
-    """The longest message or attachment kept in history and prompts; a longer one (a huge
-    paste, a runaway reply) is kept whole in a file beside the session's log and enters the
-    history as its head and tail with a note saying where the rest is."""
-
-
-@attrs.frozen
-class WorkspaceConfig:
-    """``[workspace]``: where sessions keep their logs, working directories and artifacts."""
-
-    dir: str = ".weaver"
-
-
-@attrs.frozen
-class ExtensionsConfig:
-    """``[extensions]``: ``strict = true`` makes a broken extension fatal."""
-
-    strict: bool = False
-
-
 @hookimpl
 def weaver_config_tables() -> list[ConfigTable]:
-    from weaver.approvals import ApprovalConfig
     from weaver.execution.config import ExecutionConfig
     from weaver.llm.config import LLMConfig
     from weaver.plugins.loader import PluginsConfig
@@ -99,7 +65,7 @@ def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget) -> Com
 @hookimpl
 def weaver_approval_required(kind: str, content: str, ctx: HookContext) -> list[str]:
     """``[approval]``: ``code = "always"`` or ``"risky"``, and ``plan = true``."""
-    from weaver.approvals import ApprovalConfig, risky_reasons
+    from weaver.approvals import risky_reasons
 
     settings = ctx.config.table(ApprovalConfig)
     if kind == "plan":

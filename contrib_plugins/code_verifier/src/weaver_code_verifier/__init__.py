@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, VerifyMode, Violation
-from weaver_code_verifier.settings import CodeVerifierConfig
+from weaver_code_verifier.config import CodeVerifierConfig
 
 if TYPE_CHECKING:
     from weaver.context import HookContext

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-from weaver_code_verifier.settings import CodeVerifierConfig
+from weaver_code_verifier.config import CodeVerifierConfig
 
 SHELL_METHODS = frozenset({"system", "getoutput"})
 _REQUIREMENT = re.compile(

@@ -42,8 +42,8 @@ import re
 
 from weaver.specs import Violation
 from weaver_code_verifier import magics, strings
+from weaver_code_verifier.config import CodeVerifierConfig
 from weaver_code_verifier.scopes import CLASS, FUNCTION, ScopedVisitor
-from weaver_code_verifier.settings import CodeVerifierConfig
 
 SOURCE = "code_verifier"
 

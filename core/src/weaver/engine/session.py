@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from weaver.approvals import ApprovalAnswer, ApprovalConfig, ApprovalRequest, Decision
+from weaver.approvals import ApprovalAnswer, ApprovalRequest, Decision
+from weaver.config import ApprovalConfig
 from weaver.context import ChatPort, HookContext, LLMPort
 from weaver.engine.accounting import Accounts, usage_in
 from weaver.engine.bounds import bounded, bounded_post
