@@ -75,14 +75,22 @@ def check_plugins(state: CliState) -> list[Check]:
     """Every plugin the loader found, with its status: a broken project plugin, or one
     ``[plugins] enabled`` names that is not there, fails; a shadowed one warns; a disabled
     or optional unconfigured one is information."""
-    from weaver.cli.plugins import where
+    from collections import Counter
 
+    from weaver.cli.plugins import where
+    from weaver.plugins.records import PluginOrigin
+
+    statuses = state.app().plugins.statuses
+    twice = {name for name, count in Counter(s.name for s in statuses).items() if count > 1}
     rows = []
-    for status in state.app().plugins.statuses:
+    for status in statuses:
+        name = f"plugin {status.name}"
+        if status.name in twice:  # one row per source, told apart (a shadowed extension plugin)
+            name += f" ({status.source if status.origin is PluginOrigin.extension else status.origin.label})"
         detail = f"{status.state.label}, {where(status, state.project_dir)}" + (
             f": {status.detail}" if status.detail else ""
         )
-        rows.append(Check(f"plugin {status.name}", status.severity.value, detail))
+        rows.append(Check(name, status.severity.value, detail))
     return rows
 
 
