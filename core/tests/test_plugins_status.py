@@ -88,14 +88,6 @@ def double(x: int) -> int:
 '''
 
 
-def folder_with(tmp_path: Path, files: dict[str, str]) -> Path:
-    folder = tmp_path / "plugins"
-    folder.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    return folder
-
-
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -138,14 +130,14 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 )
 def test_a_disabled_plugin_is_never_imported(
     make_app: Any,
-    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     files: dict[str, str],
     settings: dict[str, Any],
     names: list[str],
     detail: str,
+    plugin_files: Any,
 ) -> None:
-    folder = folder_with(tmp_path, {**files, "double.py": DOUBLE_PY})
+    folder = plugin_files({**files, "double.py": DOUBLE_PY})
     plugins = make_app(plugins=settings).plugins
 
     assert not (folder / "imported.marker").exists(), "the disabled plugin's code ran on the host"
@@ -167,10 +159,13 @@ def test_a_disabled_plugin_is_never_imported(
     ids=["yaml", "py"],
 )
 def test_the_same_plugin_enabled_is_imported_and_its_failure_said(
-    make_app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture, files: dict[str, str]
+    make_app: Any,
+    caplog: pytest.LogCaptureFixture,
+    files: dict[str, str],
+    plugin_files: Any,
 ) -> None:
     """The control for the test above: enabled, the file does run and fail."""
-    folder = folder_with(tmp_path, files)
+    folder = plugin_files(files)
     plugins = make_app().plugins
     assert (folder / "imported.marker").exists()
     (status,) = plugins.statuses
@@ -178,9 +173,9 @@ def test_the_same_plugin_enabled_is_imported_and_its_failure_said(
     assert warnings(caplog) == [f"plugin left out: {status}"]
 
 
-def test_a_file_with_one_wanted_plugin_is_imported_but_binds_only_that_one(make_app: Any, tmp_path: Path) -> None:
+def test_a_file_with_one_wanted_plugin_is_imported_but_binds_only_that_one(make_app: Any, plugin_files: Any) -> None:
     text = TRANSCRIBE_PY.replace(SIDE_EFFECT, "")
-    folder_with(tmp_path, {"transcribe.py": text})
+    plugin_files({"transcribe.py": text})
     plugins = make_app(plugins={"disabled": ["hear"]}).plugins
     assert plugins.names == ("listen",)
     assert [(s.name, s.state) for s in plugins.statuses] == [
@@ -189,8 +184,8 @@ def test_a_file_with_one_wanted_plugin_is_imported_but_binds_only_that_one(make_
     ]
 
 
-def test_a_helper_module_without_plugins_is_not_imported(make_app: Any, tmp_path: Path) -> None:
-    folder = folder_with(tmp_path, {"helpers.py": SIDE_EFFECT, "double.py": DOUBLE_PY})
+def test_a_helper_module_without_plugins_is_not_imported(make_app: Any, plugin_files: Any) -> None:
+    folder = plugin_files({"helpers.py": SIDE_EFFECT, "double.py": DOUBLE_PY})
     assert make_app().plugins.names == ("double",)
     assert not (folder / "imported.marker").exists()
 
@@ -245,43 +240,40 @@ def test_a_disabled_extension_plugin_is_not_imported(
 # --------------------------------------------------------------------------------------
 
 
-def test_an_unconfigured_extension_plugin_is_listed_not_warned(
+@pytest.mark.parametrize(
+    ("settings", "severity", "said"),
+    [({}, Severity.info, False), ({"enabled": ["lookup"]}, Severity.fail, True)],
+    ids=["optional", "asked for by name"],
+)
+def test_an_unconfigured_extension_plugin_is_listed_and_said_only_if_the_project_asked_for_it(
     make_app: Any,
     register_plugin: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    settings: dict[str, Any],
+    severity: Severity,
+    said: bool,
 ) -> None:
-    extension_module(tmp_path, monkeypatch, "status_ext_quiet", LOOKUP)
-    register_lookup(register_plugin, "status_ext_quiet")
-    plugins = make_app().plugins
+    module = f"status_ext_{severity.value}"
+    extension_module(tmp_path, monkeypatch, module, LOOKUP)
+    register_lookup(register_plugin, module)
+    plugins = make_app(plugins=settings).plugins
     (status,) = plugins.statuses
-    assert (status.state, status.severity, status.requested) == (PluginState.not_configured, Severity.info, False)
+    assert (status.state, status.severity, status.requested) == (PluginState.not_configured, severity, said)
     assert "config db_path not set" in status.detail and "WEAVER_PLUGINS__CONFIG__LOOKUP__DB_PATH" in status.detail
     assert plugins.names == () and plugins.errors == ()
-    assert warnings(caplog) == []
+    assert warnings(caplog) == ([f"plugin left out: {status}"] if said else [])
     with pytest.raises(PluginLoadError, match="not configured: config db_path not set"):
         plugins.get("lookup")  # `weaver plugins test lookup` says why
 
 
-def test_an_unconfigured_plugin_the_project_asked_for_is_an_error_it_sees(
-    make_app: Any,
-    register_plugin: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    extension_module(tmp_path, monkeypatch, "status_ext_asked", LOOKUP)
-    register_lookup(register_plugin, "status_ext_asked")
-    (status,) = make_app(plugins={"enabled": ["lookup"]}).plugins.statuses
-    assert (status.state, status.severity, status.requested) == (PluginState.not_configured, Severity.fail, True)
-    assert warnings(caplog) == [f"plugin left out: {status}"]
-
-
 def test_a_plugin_named_in_enabled_that_nothing_provides_is_an_error(
-    make_app: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_app: Any,
+    caplog: pytest.LogCaptureFixture,
+    plugin_files: Any,
 ) -> None:
-    folder_with(tmp_path, {"double.py": DOUBLE_PY})
+    plugin_files({"double.py": DOUBLE_PY})
     plugins = make_app(plugins={"enabled": ["double", "tripel"]}).plugins
     assert plugins.names == ("double",)
     missing = next(s for s in plugins.statuses if s.name == "tripel")
@@ -359,6 +351,7 @@ def test_the_projects_plugin_shadows_the_extensions_of_the_same_name(
     enabled: str,
     py: str,
     project_state: PluginState,
+    plugin_files: Any,
 ) -> None:
     module = f"status_ext_anomaly_{project_state.value}"
     marker = extension_module(tmp_path, monkeypatch, module, EXTENSION_ANOMALY)
@@ -368,9 +361,7 @@ def test_the_projects_plugin_shadows_the_extensions_of_the_same_name(
         return [PluginSpec("anomaly_detection", f"{module}:anomaly_detection")]
 
     register_plugin(SimpleNamespace(weaver_plugins=weaver_plugins), name="data_ext")
-    folder = folder_with(
-        tmp_path, {"anomaly_detection.yaml": ANOMALY_YAML.format(enabled=enabled), "anomaly_detection.py": py}
-    )
+    folder = plugin_files({"anomaly_detection.yaml": ANOMALY_YAML.format(enabled=enabled), "anomaly_detection.py": py})
     caplog.set_level(logging.INFO, logger="weaver.plugins")
     plugins = make_app().plugins
 

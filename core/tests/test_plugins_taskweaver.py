@@ -68,14 +68,6 @@ class CatalogSearch(Plugin):
 """
 
 
-def plugins_folder(tmp_path: Path, files: dict[str, str]) -> Path:
-    folder = tmp_path / "plugins"
-    folder.mkdir(exist_ok=True)
-    for name, text in files.items():
-        (folder / name).write_text(text)
-    return folder
-
-
 def registered_class(path: Path) -> type:
     """The class the file registers, imported the way TaskWeaver would."""
     spec = importlib.util.spec_from_file_location(f"check_{path.stem}", path)
@@ -86,8 +78,8 @@ def registered_class(path: Path) -> type:
     return found[-1]
 
 
-def test_blank_configuration_entries_load_and_are_passed_blank(make_app: Any, tmp_path: Path) -> None:
-    plugins_folder(tmp_path, {"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": SEARCH_PY})
+def test_blank_configuration_entries_load_and_are_passed_blank(make_app: Any, plugin_files: Any) -> None:
+    plugin_files({"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": SEARCH_PY})
     plugins = make_app().plugins
     (status,) = plugins.statuses
     assert (status.state, status.origin) == (PluginState.loaded, PluginOrigin.taskweaver), status
@@ -102,8 +94,8 @@ def test_blank_configuration_entries_load_and_are_passed_blank(make_app: Any, tm
     assert overridden.spec.config["api_key"] == "sk-1" and overridden.spec.config["api_base"] is None
 
 
-def test_parameters_without_a_yaml_default_show_the_functions_real_default(make_app: Any, tmp_path: Path) -> None:
-    folder = plugins_folder(tmp_path, {"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": SEARCH_PY})
+def test_parameters_without_a_yaml_default_show_the_functions_real_default(make_app: Any, plugin_files: Any) -> None:
+    folder = plugin_files({"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": SEARCH_PY})
     schema = make_app().plugins.get("catalog_search").schema
     real = inspect.signature(registered_class(folder / "catalog_search.py").__call__).parameters
     for param in schema.parameters:
@@ -128,26 +120,26 @@ def test_parameters_without_a_yaml_default_show_the_functions_real_default(make_
     ],
     ids=["function requires it", "function takes **kwargs"],
 )
-def test_the_function_decides_what_is_optional(make_app: Any, tmp_path: Path, call: str, signature: str) -> None:
+def test_the_function_decides_what_is_optional(make_app: Any, call: str, signature: str, plugin_files: Any) -> None:
     py = SEARCH_PY.replace(
         "def __call__(self, query: str, size: int = 5, min_price: int = 0, max_price: int = 1000000):", call
     )
-    plugins_folder(tmp_path, {"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": py})
+    plugin_files({"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": py})
     assert signature in make_app().plugins.get("catalog_search").schema.signature()
 
 
-def test_a_registered_function_gives_its_own_defaults(make_app: Any, tmp_path: Path) -> None:
+def test_a_registered_function_gives_its_own_defaults(make_app: Any, plugin_files: Any) -> None:
     py = (
         "from taskweaver.plugin import register_plugin\n\n\n@register_plugin\n"
         "def catalog_search(query, size=7, min_price=3, max_price=9):\n    return [query] * size, ''\n"
     )
-    plugins_folder(tmp_path, {"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": py})
+    plugin_files({"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": py})
     assert "size: int = 7, min_price: int = 3, max_price: int = 9" in make_app().plugins.render()
 
 
-def test_a_yaml_parameter_the_function_does_not_take_is_a_load_error(make_app: Any, tmp_path: Path) -> None:
+def test_a_yaml_parameter_the_function_does_not_take_is_a_load_error(make_app: Any, plugin_files: Any) -> None:
     py = SEARCH_PY.replace("max_price: int = 1000000", "limit: int = 10")
-    plugins_folder(tmp_path, {"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": py})
+    plugin_files({"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": py})
     (status,) = make_app().plugins.statuses
     assert status.state is PluginState.failed
     assert status.detail.startswith(
@@ -155,13 +147,13 @@ def test_a_yaml_parameter_the_function_does_not_take_is_a_load_error(make_app: A
     )
 
 
-def test_two_yaml_files_may_share_one_implementation_with_code(make_app: Any, tmp_path: Path) -> None:
+def test_two_yaml_files_may_share_one_implementation_with_code(make_app: Any, plugin_files: Any) -> None:
     """TaskWeaver's multi-YAML, single-implementation layout: ``code: <module>``."""
     lamps = SEARCH_YAML.replace("name: catalog_search", "name: lamp_search\ncode: catalog_impl")
     chairs = SEARCH_YAML.replace("name: catalog_search", "name: chair_search\ncode: catalog_impl").replace(
         "api_type: openai", "api_type: azure"
     )
-    plugins_folder(tmp_path, {"lamps.yaml": lamps, "chairs.yaml": chairs, "catalog_impl.py": SEARCH_PY})
+    plugin_files({"lamps.yaml": lamps, "chairs.yaml": chairs, "catalog_impl.py": SEARCH_PY})
     plugins = make_app().plugins
     assert plugins.names == ("chair_search", "lamp_search")  # catalog_impl.py is not a plugin file of its own
     assert {p.spec.target for p in plugins.plugins} == {"weaver.plugins.taskweaver_modules:catalog_impl.CatalogSearch"}
@@ -169,8 +161,10 @@ def test_two_yaml_files_may_share_one_implementation_with_code(make_app: Any, tm
 
 
 @pytest.mark.slow
-def test_in_the_kernel_the_plugin_gets_its_blank_entries_and_the_real_defaults(make_app: Any, tmp_path: Path) -> None:
-    plugins_folder(tmp_path, {"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": SEARCH_PY})
+def test_in_the_kernel_the_plugin_gets_its_blank_entries_and_the_real_defaults(
+    make_app: Any, plugin_files: Any
+) -> None:
+    plugin_files({"catalog_search.yaml": SEARCH_YAML, "catalog_search.py": SEARCH_PY})
     app = make_app(session={"roles": []}, execution={"pool_size": 0})
     session = app.session()
     try:

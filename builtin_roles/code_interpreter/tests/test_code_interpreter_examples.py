@@ -122,9 +122,8 @@ rounds:
 """
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -140,7 +139,7 @@ def test_example_dirs_are_taskweavers_in_the_project_and_its_examples_folder(tmp
 
 
 def test_a_taskweaver_example_becomes_the_turns_the_codeinterpreter_would_have_had(tmp_path: Path) -> None:
-    write(tmp_path, "example-codeinterpreter-1.yaml", TASKWEAVER_STYLE)
+    write(tmp_path / "example-codeinterpreter-1.yaml", TASKWEAVER_STYLE)
     turns = example_turns(load_examples([tmp_path], ME), ME)
     assert turns == [
         ("user", EXAMPLE_START),
@@ -172,7 +171,7 @@ def test_a_taskweaver_example_becomes_the_turns_the_codeinterpreter_would_have_h
 
 
 def test_the_plugins_an_example_lists_are_shown_in_its_opening(tmp_path: Path) -> None:
-    write(tmp_path, "plugins.yaml", WITH_PLUGINS)
+    write(tmp_path / "plugins.yaml", WITH_PLUGINS)
     (example,) = load_examples([tmp_path], ME)
     opening = example_turns([example], ME)[0][1]
     assert opening.startswith(
@@ -226,7 +225,7 @@ MEAN_REPLY = "          - type: reply_type\n            content: python\n"
 def test_an_example_the_codeinterpreter_would_refuse_is_an_error_naming_the_file(
     tmp_path: Path, change: Any, where: str, problem: str
 ) -> None:
-    path = write(tmp_path, "bad.yaml", change(TASKWEAVER_STYLE))
+    path = write(tmp_path / "bad.yaml", change(TASKWEAVER_STYLE))
     with pytest.raises(ExampleError) as caught:
         load_examples([tmp_path], ME)
     assert str(caught.value).startswith(f"code interpreter example {path}: {where}: ")
@@ -234,7 +233,7 @@ def test_an_example_the_codeinterpreter_would_refuse_is_an_error_naming_the_file
 
 
 def test_a_disabled_example_is_not_read_further(tmp_path: Path) -> None:
-    write(tmp_path, "draft.yaml", TASKWEAVER_STYLE.replace("enabled: True", "enabled: False").replace("python", "sql"))
+    write(tmp_path / "draft.yaml", TASKWEAVER_STYLE.replace("enabled: True", "enabled: False").replace("python", "sql"))
     assert load_examples([tmp_path], ME) == []
 
 
@@ -262,7 +261,7 @@ TEXT_ANSWER = json.dumps({"thought": "No code needed.", "reply_type": "text", "r
 def test_project_examples_reach_the_prompt_as_turns_before_the_conversation(
     start: Any, fake_llm: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    write(tmp_path / "examples" / "code_generator_examples", "example-codeinterpreter-1.yaml", TASKWEAVER_STYLE)
+    write(tmp_path / "examples" / "code_generator_examples" / "example-codeinterpreter-1.yaml", TASKWEAVER_STYLE)
     app = start(TEXT_ANSWER)
     assert app.session().send_message("what is a mean?").state is RoundState.finished
 
@@ -281,8 +280,8 @@ def test_project_examples_reach_the_prompt_as_turns_before_the_conversation(
 def test_examples_can_be_switched_off_and_more_folders_added(
     start: Any, fake_llm: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    write(tmp_path / "code_generator_examples", "a.yaml", TASKWEAVER_STYLE)
-    write(tmp_path / "mine", "b.yaml", WITH_PLUGINS)
+    write(tmp_path / "code_generator_examples" / "a.yaml", TASKWEAVER_STYLE)
+    write(tmp_path / "mine" / "b.yaml", WITH_PLUGINS)
     app = start(TEXT_ANSWER, TEXT_ANSWER, code_interpreter={"example_dirs": ["mine"]})
     app.session().send_message("what is a mean?")
     text = json.dumps(fake_llm.requests[0]["messages"])
@@ -298,11 +297,8 @@ def test_examples_can_be_switched_off_and_more_folders_added(
 def test_an_invalid_example_fails_the_round_before_the_model_is_called(
     start: Any, fake_llm: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    path = write(
-        tmp_path / "code_generator_examples",
-        "bad.yaml",
-        TASKWEAVER_STYLE.replace("content: python\n", "content: sql\n"),
-    )
+    bad = TASKWEAVER_STYLE.replace("content: python\n", "content: sql\n")
+    path = write(tmp_path / "code_generator_examples" / "bad.yaml", bad)
     round = start(TEXT_ANSWER).session().send_message("what is a mean?")
     assert round.state is RoundState.failed
     assert f"code interpreter example {path}: rounds[1].post_list[1]" in round.reason
