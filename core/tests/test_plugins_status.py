@@ -150,6 +150,22 @@ def test_a_disabled_plugin_is_never_imported(
         plugins.get(names[0])
 
 
+def test_a_plugin_enabled_by_name_but_disabled_in_its_yaml_is_a_warning(make_app: Any, plugin_files: Any) -> None:
+    plugin_files({"speech2text.yaml": SPEECH_YAML.format(enabled="false"), "speech2text.py": SPEECH_PY})
+    (status,) = make_app(plugins={"enabled": ["speech2text"]}).plugins.statuses
+    assert (status.state, status.requested, status.severity) == (PluginState.disabled, True, Severity.warn)
+
+
+@pytest.mark.parametrize("enabled", ['"false"', "0", "maybe"])
+def test_enabled_must_be_a_boolean_not_text_that_python_calls_true(
+    make_app: Any, plugin_files: Any, enabled: str
+) -> None:
+    folder = plugin_files({"speech2text.yaml": SPEECH_YAML.format(enabled=enabled), "speech2text.py": SPEECH_PY})
+    (status,) = make_app().plugins.statuses
+    assert status.state is PluginState.failed and status.detail.startswith("'enabled' must be true or false")
+    assert not (folder / "imported.marker").exists()
+
+
 @pytest.mark.parametrize(
     "files",
     [

@@ -132,6 +132,7 @@ def test_examples_are_used_only_when_their_roles_are_enabled(tmp_path: Path) -> 
             "rounds:\n  - user_query: hi\n    post_list:\n      - message: hi\n        send_to: Planner\n",
             "rounds[0].post_list[0]: 'send_from' must be text",
         ),
+        ('enabled: "false"\nrounds: []\n', "'enabled' must be true or false, got 'false'"),
         (
             (
                 "rounds:\n  - user_query: hi\n    post_list:\n      - {message: hi, send_from: User, send_to: Planner,"

@@ -133,9 +133,12 @@ def _parse(path: Path, version: tuple[int, int]) -> Example:
         raise ExampleError(f"cannot be read: {exc}", path=str(path)) from None
     if not isinstance(content, Mapping) or not isinstance(content.get("rounds"), list):
         raise ExampleError("expected a mapping with a 'rounds' list", path=str(path))
+    enabled = content.get("enabled", True)
+    if not isinstance(enabled, bool):  # "false" in quotes is a true value to Python
+        raise ExampleError(f"'enabled' must be true or false, got {enabled!r}", path=str(path))
     rounds = tuple(_round(path, f"rounds[{i}]", item) for i, item in enumerate(content["rounds"]))
     plugins = tuple(_plugin(path, f"plugins[{i}]", item) for i, item in enumerate(content.get("plugins") or ()))
-    return Example(path=str(path), rounds=rounds, enabled=bool(content.get("enabled", True)), plugins=plugins)
+    return Example(path=str(path), rounds=rounds, enabled=enabled, plugins=plugins)
 
 
 def _mapping(path: Path, where: str, value: Any) -> Mapping[str, Any]:

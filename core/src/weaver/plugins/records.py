@@ -5,7 +5,9 @@ Every plugin the loader meets gets one :class:`PluginStatus`, whether it loaded 
 :attr:`PluginStatus.severity` is that decision for a reader: ``fail`` is something to fix
 (a broken plugin file, a plugin the project asked for by name that is not there), ``warn``
 something to know (an extension's plugin the project's own plugin of that name shadows),
-``info`` a choice (disabled, or an optional plugin nobody configured).
+``info`` a choice (disabled, or an optional plugin nobody configured). A plugin named in
+``[plugins] enabled`` that is disabled all the same (``enabled: false`` in its YAML, or also
+in ``[plugins] disabled``) is a ``warn``: two settings disagree.
 """
 
 from __future__ import annotations
@@ -116,7 +118,10 @@ class PluginStatus:
             return Severity.ok
         if self.state is PluginState.shadowed:
             return Severity.warn
-        if self.state is PluginState.disabled or (self.state is PluginState.not_configured and self.optional):
+        if self.state is PluginState.disabled:
+            # named in [plugins] enabled and switched off elsewhere: two settings disagree
+            return Severity.warn if self.requested else Severity.info
+        if self.state is PluginState.not_configured and self.optional:
             return Severity.info
         return Severity.fail
 

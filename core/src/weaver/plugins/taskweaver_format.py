@@ -106,7 +106,10 @@ def describe(data: Any, fail: Fail) -> tuple[PluginSchema, dict[str, Any], bool]
         examples=(examples.strip(),) if examples.strip() else (),
         config_keys=tuple(str(key) for key in config),
     )
-    return schema, {str(k): v for k, v in config.items()}, bool(data.get("enabled", True))
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):  # "false" in quotes is a true value to Python
+        raise fail(f"'enabled' must be true or false, got {enabled!r}", name)
+    return schema, {str(k): v for k, v in config.items()}, enabled
 
 
 def _list(data: dict[str, Any], key: str, fail: Fail, name: str) -> list[Any]:
