@@ -47,6 +47,7 @@ from weaver.errors import PluginLoadError, WeaverError
 from weaver.llm.schema import schema_problems, without_ignored
 from weaver.model import USER, Attachment, AttachmentType, Post, Round, as_tuple
 from weaver.plugins.schema import PluginSchema
+from weaver.plugins.taskweaver_format import describe, load_yaml
 from weaver.replies import InvalidReply
 
 _KNOWN_TYPES = frozenset(t.value for t in AttachmentType)
@@ -126,7 +127,7 @@ def _parse(path: Path, version: tuple[int, int]) -> Example:
     import yaml
 
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ExampleError(f"not valid YAML: {exc}", path=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -186,8 +187,6 @@ def _post(path: Path, where: str, value: Any) -> Post:
 
 
 def _plugin(path: Path, where: str, value: Any) -> PluginSchema:
-    from weaver.plugins.taskweaver_format import describe
-
     def fail(message: str, name: str = "") -> PluginLoadError:
         return PluginLoadError(message, name=name)
 
