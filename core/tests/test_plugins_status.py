@@ -180,7 +180,7 @@ def test_the_same_plugin_enabled_is_imported_and_its_failure_said(
     files: dict[str, str],
     plugin_files: Any,
 ) -> None:
-    """The control for the test above: enabled, the file does run and fail."""
+    """The control for test_a_disabled_plugin_is_never_imported: enabled, the file does run and fail."""
     folder = plugin_files(files)
     plugins = make_app().plugins
     assert (folder / "imported.marker").exists()
