@@ -124,7 +124,7 @@ def load_example(path: Path) -> Example:
 # cost on the host: a file is parsed again only when it changed. The values are frozen.
 @functools.lru_cache(maxsize=PARSED_FILES)
 def _parse(path: Path, version: tuple[int, int]) -> Example:
-    import yaml
+    import yaml  # for its error type; PyYAML only for projects that have YAML files
 
     try:
         content = load_yaml(path.read_text(encoding="utf-8"))

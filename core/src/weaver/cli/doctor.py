@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Annotated
 
@@ -75,10 +76,8 @@ def check_plugins(state: CliState) -> list[Check]:
     """Every plugin the loader found, with its status: a broken project plugin, or one
     ``[plugins] enabled`` names that is not there, fails; a shadowed one warns; a disabled
     or optional unconfigured one is information."""
-    from collections import Counter
-
     from weaver.cli.plugins import where
-    from weaver.plugins.records import PluginOrigin
+    from weaver.plugins.records import PluginOrigin  # as in weaver.cli.plugins: not on `weaver --help`
 
     statuses = state.app().plugins.statuses
     twice = {name for name, count in Counter(s.name for s in statuses).items() if count > 1}

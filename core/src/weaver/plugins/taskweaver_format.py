@@ -60,7 +60,7 @@ class TaskWeaverPlugin:
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load``, with libyaml's parser when PyYAML has it: parsing is most of what
     reading a project's plugins and examples costs, and the C parser is several times faster."""
-    import yaml
+    import yaml  # PyYAML only for projects that have YAML files
 
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
@@ -68,7 +68,7 @@ def load_yaml(text: str) -> Any:
 def read(yaml_path: Path) -> TaskWeaverPlugin:
     """Parse one plugin's YAML (its Python file is not touched); every problem is a
     :class:`PluginLoadError` naming the file."""
-    import yaml
+    import yaml  # for its error type, as in load_yaml
 
     def fail(message: str, name: str = yaml_path.stem) -> PluginLoadError:
         return PluginLoadError(message, name=name, source=str(yaml_path))
