@@ -69,7 +69,10 @@ def test_a_round_calls_the_yaml_plugins_and_shows_both_kinds_of_examples(project
         )
     assert done.returncode == 0, done.stderr
     # speech2text's missing whisper, the bundled sql_pull_data nobody configured: nothing to say
-    assert "warning" not in done.stderr and "whisper" not in done.stderr, done.stderr
+    # (the one warning is that the folder has no weaver.toml: a TaskWeaver project has none)
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert [w for w in warned if "plugin" in w or "whisper" in w] == [], done.stderr
+    assert len(warned) <= 1 and all("weaver.toml" in w for w in warned), warned
     round = from_json(done.stdout, Round)
     assert (round.state, round.answer) == (RoundState.finished, ANSWER), round.reason
 
