@@ -68,3 +68,15 @@ def test_kernel_and_core_benchmarks_in_a_tiny_configuration(runner: ModuleType) 
             assert row["baseline"] is None or row["ratio"] is not None, row["name"]
     assert kernel["weaver: new session's first execution, warm pool"]["baseline"] == "jupyter_client: execute round trip"
     assert core["weaver --help"]["baseline"] == "python -c pass"
+
+
+def test_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = well_formed(runner, "bench_plugins", load("bench_plugins").run(1))
+    assert set(rows) == {
+        "import the enabled plugin files (taskweaver)",
+        "load_plugins (taskweaver)",
+        "import the enabled plugin files (template)",
+        "load_plugins (template)",
+    }
+    for project in ("taskweaver", "template"):
+        assert rows[f"load_plugins ({project})"]["ratio"] is not None

@@ -17,6 +17,7 @@ class CodeInterpreterConfig:
         llm = "coder"        # a model alias from [llm.models]; unset: the default model
         max_retries = 3      # corrections after the first attempt, per step
         plugin_only = false  # true: generated code may only call the enabled plugins
+        example_dirs = ["my_examples"]  # more example folders, relative to the project
     """
 
     llm: str | None = None
@@ -37,3 +38,9 @@ class CodeInterpreterConfig:
     """The token budget for earlier rounds in the prompt, handed to memory compressors."""
     extra_instructions: str = ""
     """Text appended to the instructions (house rules, domain hints)."""
+    use_examples: bool = True
+    """Put few-shot example conversations (TaskWeaver's ``code_generator_examples``) in the prompt."""
+    example_dirs: tuple[str, ...] = ()
+    """Folders of example YAML files besides ``code_generator_examples/`` (and
+    ``codeinterpreter_examples/``) in the project and in its ``examples/`` folder; relative
+    paths are relative to the project directory."""

@@ -2,7 +2,8 @@
 
 The system message says how code runs (a stateful kernel, files in its working directory,
 figures saved as artifacts), lists the enabled plugins as typed Python signatures with their
-docs, and gives the reply format. The conversation follows: earlier requests to the
+docs, and gives the reply format. Example conversations come first, when there are any
+(:mod:`weaver_code_interpreter.examples`). The conversation follows: earlier requests to the
 CodeInterpreter as user turns, its replies as assistant turns (the JSON it wrote), their
 execution results as user turns. The last user turn is the current request with what the
 model needs to act on it: the Planner's plan and current step, the files the user gave, and
@@ -63,7 +64,15 @@ Reply with one JSON object with the fields, in this order:
 Example: {"thought": "df is loaded; compute the mean of price.", "reply_type": "python", "reply_content": "df['price'].mean()"}"""
 
 
-def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str) -> str:
+_EXAMPLES = """\
+# Example conversations
+The chat starts with example conversations, each opened by "An example conversation starts
+here.". They show how requests, your replies and execution results look; their data,
+variables and plugins are not those of the current task. The current conversation follows
+"The current conversation starts here."; only its variables and the plugins above exist."""
+
+
+def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str, examples: bool = False) -> str:
     parts = [_HOW_CODE_RUNS.format(me=me)]
     if mode is VerifyMode.plugin_only:
         parts.append(_PLUGIN_ONLY)
@@ -77,20 +86,22 @@ def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str) -> st
     elif mode is VerifyMode.plugin_only:
         parts.append("# Plugins\nNo plugins are enabled, so no code can run: answer in text.")
     parts.append(_REPLY)
+    if examples:
+        parts.append(_EXAMPLES)
     if extra.strip():
         parts.append(extra.strip())
     return "\n\n".join(parts)
 
 
+def reply_data(post: Post) -> dict[str, str]:
+    """The reply fields a CodeInterpreter post holds (the ones it lacks are left out)."""
+    return {name: item.content for name in FIELDS if (item := post.attachment(name)) is not None}
+
+
 def reply_json(post: Post) -> str | None:
-    """The JSON a CodeInterpreter post's reply was, rebuilt from its attachments."""
-    values = {}
-    for name in FIELDS:
-        item = post.attachment(name)
-        if item is None:
-            return None
-        values[name] = item.content
-    return json.dumps(values, ensure_ascii=False)
+    """The JSON a CodeInterpreter post's reply was, rebuilt from its attachments (``None`` if incomplete)."""
+    values = reply_data(post)
+    return json.dumps(values, ensure_ascii=False) if len(values) == len(FIELDS) else None
 
 
 def conversation(rounds: Iterable[Round], me: str, skip: str, summary: str = "") -> list[Turn]:
@@ -179,11 +190,16 @@ def request_text(ctx: RoleContext, variables: Sequence[VariableInfo], config: Co
 
 
 def build_messages(
-    ctx: RoleContext, config: CodeInterpreterConfig, mode: VerifyMode, plugins_text: str
+    ctx: RoleContext,
+    config: CodeInterpreterConfig,
+    mode: VerifyMode,
+    plugins_text: str,
+    examples: Sequence[Turn] = (),
 ) -> list[ChatMessage]:
+    """The system message, the example conversations' ``examples`` turns, earlier rounds and the request."""
     me = ctx.alias
     memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens))
-    turns = conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)
+    turns = [*examples, *conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)]
     turns.append(("user", request_text(ctx, ctx.variables(), config)))
-    system = instructions(me, mode, plugins_text, config.extra_instructions)
+    system = instructions(me, mode, plugins_text, config.extra_instructions, examples=bool(examples))
     return list(chat_messages(system, turns))

@@ -1,5 +1,5 @@
-"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, a kernel,
-the sandbox, and the LLM endpoint when one is configured.
+"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, the
+project's plugins, a kernel, the sandbox, and the LLM endpoint when one is configured.
 
 Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
 :class:`Check` rows; add a function to it to add one. ``doctor`` exits 1 when any row failed.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Annotated
 
@@ -26,7 +27,7 @@ OPTIONAL = ("pandas", "numpy", "matplotlib")
 
 @attrs.frozen
 class Check:
-    """One line of the report: ``status`` is ``ok``, ``warn`` or ``fail``."""
+    """One line of the report: ``status`` is ``ok``, ``info``, ``warn`` or ``fail``."""
 
     name: str
     status: str
@@ -69,6 +70,27 @@ def check_roles(state: CliState) -> list[Check]:
     except ConfigError as exc:
         return [Check("roles", "fail", str(exc))]
     return [Check("roles", "ok", ", ".join(roles) or "none enabled")]
+
+
+def check_plugins(state: CliState) -> list[Check]:
+    """Every plugin the loader found, with its status: a broken project plugin, or one
+    ``[plugins] enabled`` names that is not there, fails; a shadowed one warns; a disabled
+    or optional unconfigured one is information."""
+    from weaver.cli.plugins import where
+    from weaver.plugins.records import PluginOrigin  # as in weaver.cli.plugins: not on `weaver --help`
+
+    statuses = state.app().plugins.statuses
+    twice = {name for name, count in Counter(s.name for s in statuses).items() if count > 1}
+    rows = []
+    for status in statuses:
+        name = f"plugin {status.name}"
+        if status.name in twice:  # one row per source, told apart (a shadowed extension plugin)
+            name += f" ({status.source if status.origin is PluginOrigin.extension else status.origin.label})"
+        detail = f"{status.state.label}, {where(status, state.project_dir)}" + (
+            f": {status.detail}" if status.detail else ""
+        )
+        rows.append(Check(name, status.severity.value, detail))
+    return rows
 
 
 def check_kernel(state: CliState) -> list[Check]:
@@ -135,6 +157,7 @@ CHECKS: tuple[Callable[[CliState], list[Check]], ...] = (
     check_packages,
     check_extensions,
     check_roles,
+    check_plugins,
     check_kernel,
     check_sandbox,
     check_llm,
@@ -150,7 +173,8 @@ def doctor(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help='Print a JSON list of {"name", "status", "detail"}.')] = False,
 ) -> None:
-    """Check Python, packages, extensions, a kernel start and the sandbox; exit 1 if any check fails."""
+    """Check Python, packages, extensions, the project's plugins, a kernel start and the sandbox;
+    exit 1 if any check fails."""
     state = CliState.of(ctx)
     state.app()  # a configuration that does not load is a usage error (status 2), not a failed check
     rows: list[Check] = []
