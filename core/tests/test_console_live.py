@@ -223,3 +223,29 @@ def test_an_attachment_type_an_extension_declared_shows_as_text() -> None:
 
     block = attachment_block(Attachment("sql_query", "SELECT 1"))
     assert block is not None and block.plain == "sql_query SELECT 1"
+
+
+def test_log_lines_print_above_the_live_region_not_inside_it(app):
+    import logging
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, color_system=None)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    session = app.session()
+    view = LiveView(console, session_id=session.id)
+    detach = view.attach(app)
+
+    def warn_once(event):
+        if event.type.value == "status" and event.data.get("message") == "executing code":
+            logging.getLogger("weaver.test").warning("the disk is nearly full")
+
+    unsubscribe = app.subscribe(warn_once)
+    session.send_message("mean of 1, 2, 3")
+    unsubscribe()
+    detach()
+    text = ANSI.sub("", out.getvalue())
+    lines = [line.strip() for line in text.replace("\r", "\n").splitlines()]
+    assert "warning: the disk is nearly full" in lines  # a line of its own
+    assert not any("the disk is nearly full" in line and "·" in line for line in lines)  # not in the status line
+    assert root.handlers == before  # detaching gives logging its handlers back

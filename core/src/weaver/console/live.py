@@ -12,6 +12,7 @@ the refresh thread.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -93,8 +94,32 @@ class LiveView:
         self._spinner = Spinner("dots", style="cyan")
 
     def attach(self, app: App) -> Callable[[], None]:
-        """Subscribe to ``app``'s events; returns the unsubscribe function."""
-        return app.subscribe(self)
+        """Subscribe to ``app``'s events; returns the function that undoes it.
+
+        While attached, log lines go through the view (above its live region, in the
+        ``warning: ...`` shape) instead of straight to stderr, where they would land inside
+        the status line and garble it.
+        """
+        unsubscribe = app.subscribe(self)
+        root = logging.getLogger()
+        replaced = list(root.handlers)
+        handler = _ViewLogHandler(self)
+        for old in replaced:
+            root.removeHandler(old)
+        root.addHandler(handler)
+
+        def detach() -> None:
+            unsubscribe()
+            root.removeHandler(handler)
+            for old in replaced:
+                root.addHandler(old)
+
+        return detach
+
+    def log_line(self, line: str) -> None:
+        """Print one log line above the live region."""
+        with self._lock:
+            self._print(Text(line, style="yellow"))
 
     def close(self) -> None:
         """Remove the live region (it is also removed when a round ends)."""
@@ -295,3 +320,17 @@ class LiveView:
         self._spinner.update(text=line)
         parts.append(self._spinner)
         return Group(*parts)
+
+
+class _ViewLogHandler(logging.Handler):
+    """Log records as ``level: message`` lines printed by a live view."""
+
+    def __init__(self, view: LiveView) -> None:
+        super().__init__()  # the loggers' levels decide, as they did for the handler it stands in for
+        self.view = view
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.view.log_line(f"{record.levelname.lower()}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - logging must never raise into the code that logged
+            self.handleError(record)
