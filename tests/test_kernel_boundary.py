@@ -166,21 +166,26 @@ PLANT_DISPLAY_LINKS = textwrap.dedent(
     """
     from pathlib import Path
     import pandas as pd
-    for count in range(0, 60):
-        for n in range(1, 4):
-            for suffix in (".png", ".html", ".svg"):
-                link = Path(ARTIFACTS) / f"display-{count}-{n}{suffix}"
-                if not link.is_symlink():
-                    link.symlink_to(VICTIM)
+    names = [f"{SEEN}-{n}" for n in range(1, 4)] + [f"display-{count}-{n}" for count in range(60) for n in range(1, 4)]
+    for name in names:
+        for suffix in (".png", ".html", ".svg"):
+            link = Path(ARTIFACTS) / f"{name}{suffix}"
+            if link.exists() or link.is_symlink():
+                link.unlink()  # the host's file, in a directory the kernel may write
+            link.symlink_to(VICTIM)
     display(pd.DataFrame({"planted": [1, 2]}))
     """
 )
 
 
 def test_a_display_never_writes_through_a_link_the_kernel_planted(world: SimpleNamespace) -> None:
+    """The model reads the artifact names in its feedback, so the next one is predictable."""
     victim = world.root / "victim.txt"
+    first = run(world.session, passes_the_verifier("import pandas as pd\ndisplay(pd.DataFrame({'a': [1]}))"))
+    seen = Path(first.displays[0].artifact or "").stem.rsplit("-", 1)[0]  # display-<...> without its number
     code = passes_the_verifier(
-        f"ARTIFACTS = {str(world.session.artifacts_dir)!r}\nVICTIM = {str(victim)!r}\n" + PLANT_DISPLAY_LINKS
+        f"ARTIFACTS = {str(world.session.artifacts_dir)!r}\nVICTIM = {str(victim)!r}\nSEEN = {seen!r}\n"
+        + PLANT_DISPLAY_LINKS
     )
     result = run(world.session, code)
     assert result.ok, result.error
