@@ -12,6 +12,7 @@ import json
 import os
 import re
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -312,7 +313,7 @@ REMOUNT = textwrap.dedent(
         outcome = {"remount": libc.mount(None, b"/usr", None, MS_REMOUNT | MS_BIND, None) == 0}
         outcome["remount errno"] = ctypes.get_errno()
         try:
-            with open("/usr/weaver-remount-probe", "w"):
+            with open(PROBE, "w"):
                 outcome["created"] = True
         except OSError as exc:
             outcome["created"] = type(exc).__name__
@@ -334,13 +335,18 @@ REMOUNT = textwrap.dedent(
 
 
 def test_a_read_only_mount_cannot_be_made_writable_nor_the_host_written(world: SimpleNamespace) -> None:
-    result = run(world.session, REMOUNT)
+    probe = Path(f"/usr/weaver-remount-probe-{uuid.uuid4().hex}")
+    try:
+        result = run(world.session, f"PROBE = {str(probe)!r}\n" + REMOUNT)
+        created = probe.exists()
+    finally:
+        probe.unlink(missing_ok=True)  # an attack that worked leaves nothing behind on the host
     assert result.ok, result.error
     found = json.loads(result.stdout)
     for how, outcome in found.items():
         assert outcome["remount"] is False and outcome["remount errno"] != 0, (how, outcome)
         assert outcome["created"] is not True, (how, outcome)
-    assert not Path("/usr/weaver-remount-probe").exists()
+    assert not created
 
 
 PROCESSES = textwrap.dedent(

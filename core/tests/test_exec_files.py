@@ -181,3 +181,19 @@ def test_the_log_keeps_a_bounded_tail() -> None:
     text, total = asyncio.run(scenario())
     assert total == 300 * 20 * 10 + 7
     assert len(text) <= 100 and text.endswith("line 0299 the end")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="kernels have users of their own only on a root host")
+def test_kernel_users_are_never_shared_and_leave_no_lock_behind() -> None:
+    from weaver.execution.identity import FIRST_ID, ID_COUNT, allocate
+
+    users = [allocate() for _ in range(5)]
+    try:
+        assert len({user.uid for user in users}) == 5
+        assert all(FIRST_ID <= user.uid < FIRST_ID + ID_COUNT and user.gid == user.uid for user in users)
+        paths = [user.lock_path for user in users]
+        assert all(path is not None and path.exists() for path in paths)
+    finally:
+        for user in users:
+            user.release()
+    assert not any(path.exists() for path in paths if path is not None)

@@ -17,7 +17,7 @@ def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
     return check
 
 
-def _project_relative(instance: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:  # type: ignore[type-arg]
+def _project_relative(instance: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
     """Each entry names a folder inside the project: relative, normalized, never the project itself."""
     for entry in value:
         parts = entry.split("/")

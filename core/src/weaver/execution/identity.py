@@ -41,13 +41,18 @@ class KernelUser:
 
     uid: int
     lock: int = -1
+    lock_path: Path | None = None
 
     @property
     def gid(self) -> int:
         return self.uid
 
     def release(self) -> None:
+        """Remove the lock file (still holding it, so no one can take the old one) and let go."""
         if self.lock >= 0:
+            if self.lock_path is not None:
+                with contextlib.suppress(OSError):
+                    self.lock_path.unlink()
             os.close(self.lock)
             self.lock = -1
 
@@ -60,13 +65,17 @@ def allocate() -> KernelUser:
         uid = FIRST_ID + secrets.randbelow(ID_COUNT)
         if any(start <= uid < end for start, end in taken):
             continue
-        fd = os.open(lock_dir / str(uid), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        path = lock_dir / str(uid)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # A holder removes its file before letting go: a lock on a removed file is no reservation.
+            if os.fstat(fd).st_ino != path.stat().st_ino:
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             continue
-        return KernelUser(uid, fd)
+        return KernelUser(uid, fd, path)
     raise OSError("no free kernel user id found")
 
 
