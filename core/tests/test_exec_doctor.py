@@ -77,3 +77,39 @@ def test_a_kernel_as_privileged_as_this_test_would_fail_the_check() -> None:
         assert any(problem.startswith("it has capabilities") for problem in check.problems)
     assert "it can read this file" in check.exposed
     assert "it cannot write its working directory (absent)" in check.exposed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox", ["auto", "none"])
+def test_doctor_as_an_ordinary_user(sandbox: str) -> None:
+    """Weaver run by a user other than root: the kernel is that user, Landlock (or the
+    sandbox) keeps it from the project's secrets and other sessions, and doctor says there is
+    no process limit rather than claiming one."""
+    import shutil
+    import subprocess
+
+    python, setpriv = reachable_python(), shutil.which("setpriv")
+    if os.geteuid() != 0 or python is None or setpriv is None:
+        pytest.skip("needs root to become another user, setpriv, and a Python any user may run")
+    with reachable_dir() as project:
+        project.chmod(0o777)
+        (project / "weaver.toml").write_text('[llm]\napi_key = "sk-doctor-probe"\n')
+        done = subprocess.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python, "-m", "weaver.cli"]
+            + ["--set", f"execution.sandbox={sandbox}", "doctor", "--json"],
+            cwd=project,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(project), "WEAVER_LOAD_PLUGINS": ""},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    rows = {row["name"]: row for row in json.loads(done.stdout)}
+    assert done.returncode == 0, rows
+    assert rows["kernel user"]["detail"].startswith("uid 65534, gid 65534") and rows["kernel user"]["status"] == "ok"
+    assert rows["kernel capabilities"]["status"] == "ok"
+    assert rows["kernel process limit"]["status"] == "warn"
+    isolation = rows["kernel isolation"]
+    assert isolation["status"] == "ok", isolation
+    for label in ("another session's log", "the project's weaver.toml"):
+        assert f"{label} denied" in isolation["detail"] or f"{label} absent" in isolation["detail"], label

@@ -126,7 +126,7 @@ def check_kernel(state: CliState) -> list[Check]:
     )
     plain = "none, and no_new_privs set" if view["no_new_privs"] else "none"
     rows.append(Check("kernel capabilities", "fail" if result.capabilities else "ok", result.capabilities or plain))
-    limit = view["process_limit"]
+    limit = view["process_limit"] if own else None
     rows.append(
         Check(
             "kernel process limit",
@@ -136,21 +136,23 @@ def check_kernel(state: CliState) -> list[Check]:
             else "none: the kernel shares the host's user, whose other processes RLIMIT_NPROC would count",
         )
     )
-    rows.append(Check("kernel isolation", "warn" if result.exposed else "ok", _isolation(result)))
+    rows.append(Check("kernel isolation", "warn" if result.exposed else "ok", _isolation(result, own)))
     return rows
 
 
-def _isolation(result: Any) -> str:
+def _isolation(result: Any, own_user: bool) -> str:
     from weaver.execution.runtime import landlock
 
     view = result.view
     network = "no network" if set(view["interfaces"]) <= {"lo"} else "the host's network"
     processes = "its own pid namespace" if result.sandbox == "bwrap" else "the host's processes visible (not their memory)"
     held = [f"{label} {state.split(' ')[0]}" for label, state in {**view["read"], **view["write"]}.items()]
-    layers = "mounts of bubblewrap" if result.sandbox == "bwrap" else "file permissions of its own user"
+    layers = ["mounts of bubblewrap"] if result.sandbox == "bwrap" else []
+    if own_user:
+        layers.append("file permissions of its own user")
     abi = landlock.abi()
-    layers += f", Landlock ABI {abi}" if abi else ", no Landlock on this system"
-    text = f"{network}; {processes}; {'; '.join(held)}; enforced by {layers}"
+    layers.append(f"Landlock ABI {abi}" if abi else "no Landlock on this system")
+    text = f"{network}; {processes}; {'; '.join(held)}; enforced by {', '.join(layers)}"
     if result.exposed:
         text += ". NOT isolated: " + "; ".join(result.exposed) + ' (the sandbox isolates these: [execution] sandbox = "bwrap")'
     return text

@@ -59,8 +59,17 @@ class KernelCheck:
 
     @property
     def capabilities(self) -> str | None:
-        """The capabilities the kernel holds, or ``None``."""
-        caps = {name: value for name, value in self.view.get("capabilities", {}).items() if value}
+        """The capabilities the kernel holds or could gain, or ``None``.
+
+        With ``no_new_privs`` set, no program it runs gains one, so only the sets it holds
+        count (effective, permitted, ambient); without, the bounding and inheritable sets too.
+        """
+        held = ("effective", "permitted", "ambient") if self.view.get("no_new_privs") else None
+        caps = {
+            name: value
+            for name, value in self.view.get("capabilities", {}).items()
+            if value and (held is None or name in held)
+        }
         return "it has capabilities: " + ", ".join(f"{name} {value:#x}" for name, value in caps.items()) if caps else None
 
     @property
