@@ -142,7 +142,7 @@ class KernelProcess:
                 self.user = identity.allocate()
             except OSError as exc:
                 raise KernelStartError(f"no user could be reserved for the kernel: {exc}") from None
-        elif not self.sandboxed:
+        elif not self.sandboxed and not landlock.abi():
             _host_not_dumpable()
         self._prepare_dirs()
         env = kernel_env(self.config, self.private / "home")
@@ -355,7 +355,9 @@ class KernelProcess:
 
 def _host_not_dumpable() -> None:
     """Keep a kernel of the host's own user out of the host's ``/proc/<pid>/environ`` and
-    memory: a process that is not dumpable can be inspected only with CAP_SYS_PTRACE."""
+    memory: a process that is not dumpable can be inspected only with CAP_SYS_PTRACE. (With
+    Landlock that is not needed: a confined process may not inspect one outside its domain.
+    It has a price for the host's user, who can no longer debug or profile the process.)"""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
