@@ -198,6 +198,23 @@ def test_a_display_never_writes_through_a_link_the_kernel_planted(world: SimpleN
     assert "planted" in saved.read_text()
 
 
+def test_an_artifact_is_a_plain_file_in_artifacts_never_a_link_out_of_it(world: SimpleNamespace) -> None:
+    """A UI serving a result's artifacts must not end up serving a host file."""
+    code = passes_the_verifier(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+            artifacts = Path({str(world.session.artifacts_dir)!r})
+            (artifacts / "passwd.csv").symlink_to("/etc/passwd")
+            (artifacts / "table.csv").write_text("a,b\\n1,2\\n")
+            """
+        )
+    )
+    result = run(world.session, code)
+    assert result.ok, result.error
+    assert [Path(a.path).name for a in result.artifacts] == ["table.csv"]
+
+
 def test_displays_of_different_executions_never_overwrite_each_other(world: SimpleNamespace) -> None:
     show = passes_the_verifier("import pandas as pd\ndisplay(pd.DataFrame({'round': [ROUND]}))")
     first = run(world.session, show.replace("ROUND", "'first'"))

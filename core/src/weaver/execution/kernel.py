@@ -39,6 +39,8 @@ log = logging.getLogger("weaver.execution")
 
 CANCEL_GRACE_S = 2.0
 """How long a cancelled execution's kernel has to report what the interrupt left."""
+MAX_ARTIFACTS = 200
+"""Files one execution's result lists at most (the rest are counted in ``truncated``)."""
 
 
 class LocalExecutor:
@@ -288,10 +290,14 @@ class LocalExecutor:
         if report.get("cut", {}).get("value"):
             truncated.append(f"value: {report['cut']['value']} characters of the repr cut in the kernel")
         truncated += collector.truncated()
-        # The kernel says which files it wrote; only plain files in artifacts/ are believed.
+        # The kernel says which files it wrote; only plain files in artifacts/ are believed,
+        # and only so many are looked at.
+        reported = list(report.get("artifacts", ()))
+        if len(reported) > MAX_ARTIFACTS:
+            truncated.append(f"artifacts: {len(reported) - MAX_ARTIFACTS} more files than the {MAX_ARTIFACTS} reported")
         artifacts = {
-            a["path"]: Artifact(a["path"], a["mime"])
-            for a in report.get("artifacts", ())
+            a["path"]: Artifact(a["path"], str(a.get("mime", "")))
+            for a in reported[:MAX_ARTIFACTS]
             if isinstance(a, dict) and files.regular_file_beneath(self.paths.artifacts, str(a.get("path", "")))
         }
         for path, mime in collector.saved:
