@@ -47,7 +47,7 @@ def test_the_execution_table_is_validated(tmp_path: Path) -> None:
     app = kernel_app(tmp_path, execution={"timeout_s": 5})
     assert app.config.table("execution") == ExecutionConfig(timeout_s=5.0, pool_size=0)
     app.close()
-    with pytest.raises(ConfigError, match=r"\[execution\]: sandbox must be one of auto, none, bwrap, got .docker."):
+    with pytest.raises(ConfigError, match=r"\[execution.sandbox\]: must be one of auto, none, bwrap, got .docker."):
         kernel_app(tmp_path, execution={"sandbox": "docker"})
 
 

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 
 import attrs
+
+from weaver.config import InvalidValue, at_least, one_of
 
 SANDBOXES = ("auto", "none", "bwrap")
 
 
-def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def check(instance: object, attribute: attrs.Attribute, value: str) -> None:
-        if value not in choices:
-            raise ValueError(f"{attribute.name} must be one of {', '.join(choices)}, got {value!r}")
-
-    return check
-
-
-def _project_relative(instance: object, attribute: attrs.Attribute, value: tuple[str, ...]) -> None:
+def _project_relative(instance: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     """Each entry names a folder inside the project: relative, normalized, never the project itself."""
     for entry in value:
         parts = entry.split("/")
@@ -29,9 +24,10 @@ def _project_relative(instance: object, attribute: attrs.Attribute, value: tuple
             or entry == "."
             or ".." in parts
         ):
-            raise ValueError(
-                f"{attribute.name} entries are folders relative to the project, such as 'data' or 'inputs/raw' "
-                f"(no '..', no absolute path, not the project itself), got {entry!r}"
+            raise InvalidValue(
+                attribute.name,
+                "entries are folders relative to the project, such as 'data' or 'inputs/raw' "
+                f"(no '..', no absolute path, not the project itself), got {entry!r}",
             )
 
 
@@ -55,7 +51,7 @@ class ExecutionConfig:
     """Address-space limit (RLIMIT_AS): allocating past it raises MemoryError in the kernel."""
     cpu_s: int = 0
     """CPU seconds over the kernel's whole life (RLIMIT_CPU); past it the kernel is killed."""
-    max_processes: int = 256
+    max_processes: int = attrs.field(default=256, validator=at_least(0))
     """Processes and threads the kernel and everything it starts may run at once (0: not
     limited). It holds where the kernel runs as a user of its own, that is whenever the host
     runs as root (RLIMIT_NPROC of that user); a host of an ordinary user shares its user with
@@ -72,7 +68,7 @@ class ExecutionConfig:
     env_allow: tuple[str, ...] = ()
     """Host environment variables the kernel may see beyond the built-in allow-list
     (``PATH``, ``LANG``, ``LC_*``, ``TZ``, ...); a trailing ``*`` matches a prefix."""
-    sandbox: str = attrs.field(default="auto", validator=_one_of(SANDBOXES))
+    sandbox: str = attrs.field(default="auto", validator=one_of(*SANDBOXES))
     """``"bwrap"`` runs the kernel under bubblewrap: no network, only the system, Python,
     the project files and the session's own directories visible. ``"none"`` runs it
     without (still as a user of its own when the host is root, with Landlock where the
