@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from weaver.engine import App, Session
 from weaver.execution import ExecutionResult, lifecycle
@@ -148,21 +149,16 @@ def double(x: int) -> int:
     return 2 * x
 """
 
-TW_YAML = """\
-name: shout
-enabled: true
-required: false
-description: Upper-cases a text.
-parameters:
-  - name: text
-    type: str
-    required: true
-    description: what to shout.
-returns:
-  - name: shouted
-    type: str
-    description: the text in capitals.
-"""
+TW_YAML = yaml.safe_dump(
+    {
+        "name": "shout",
+        "enabled": True,
+        "required": False,
+        "description": "Upper-cases a text.",
+        "parameters": [{"name": "text", "type": "str", "required": True, "description": "what to shout."}],
+        "returns": [{"name": "shouted", "type": "str", "description": "the text in capitals."}],
+    }
+)
 
 TW_PY = """\
 from taskweaver.plugin import Plugin, register_plugin
