@@ -98,7 +98,7 @@ def test_doctor_as_an_ordinary_user(sandbox: str) -> None:
             [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python, "-m", "weaver.cli"]
             + ["--set", f"execution.sandbox={sandbox}", "doctor", "--json"],
             cwd=project,
-            env={"PATH": "/usr/bin:/bin", "HOME": str(project), "WEAVER_LOAD_PLUGINS": ""},
+            env={"PATH": "/usr/bin:/bin", "HOME": str(project), "WEAVER_LOAD_EXTENSIONS": "", "WEAVER_SESSION__ROLES": ""},
             capture_output=True,
             text=True,
             timeout=300,
