@@ -60,6 +60,7 @@ class KernelUser:
 def allocate() -> KernelUser:
     """A fresh kernel user (the host must be root); raises :class:`OSError` if none is free."""
     lock_dir = _lock_dir()
+    _sweep(lock_dir)
     taken = _subordinate_ranges()
     for _ in range(64):
         uid = FIRST_ID + secrets.randbelow(ID_COUNT)
@@ -77,6 +78,22 @@ def allocate() -> KernelUser:
             continue
         return KernelUser(uid, fd, path)
     raise OSError("no free kernel user id found")
+
+
+def _sweep(lock_dir: Path, most: int = 64) -> None:
+    """Remove lock files no one holds (left by hosts that died), a few at a time."""
+    for entry in list(os.scandir(lock_dir))[:most]:
+        try:
+            fd = os.open(entry.path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(entry.path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _lock_dir() -> Path:
