@@ -8,11 +8,12 @@ Each check is a function in :data:`CHECKS` taking the :class:`CliState` and retu
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import sys
 from collections import Counter
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import attrs
 import typer
@@ -94,29 +95,80 @@ def check_plugins(state: CliState) -> list[Check]:
 
 
 def check_kernel(state: CliState) -> list[Check]:
+    """A kernel as the project's sessions get it: started, a plugin called, and the
+    boundary around it seen from inside (its user, capabilities, limit, what it reaches)."""
     import asyncio
 
     from weaver.execution.check import check_kernel as run_check
 
-    config = state.app().config.table("execution")
-    result = asyncio.run(run_check(config))
-    where = " in the bwrap sandbox" if config.sandbox == "bwrap" else ""
-    detail = (
-        f"started{where} in {result.start_s:.2f} s, 1+1 in {result.execute_s * 1000:.0f} ms"
-        if result.ok
-        else result.detail
+    app = state.app()
+    result = asyncio.run(run_check(app.config, app.plugins.specs))
+    where = "in the bwrap sandbox" if result.sandbox == "bwrap" else "without a sandbox"
+    if not result.ok:
+        return [Check("kernel", "fail", f"{where}: {result.detail}")]
+    rows = [
+        Check(
+            "kernel",
+            "ok",
+            f"started {where} in {result.start_s:.2f} s, a plugin called in {result.execute_s * 1000:.0f} ms",
+        )
+    ]
+    view = result.view
+    uid, gid = view["uids"][1], view["gids"][1]
+    own = uid != os.geteuid()
+    rows.append(
+        Check(
+            "kernel user",
+            "fail" if result.root_user else "ok",
+            f"uid {uid}, gid {gid}, groups {view['groups'] or 'none'}"
+            + (" (a user of its own)" if own else " (the host's user: Weaver does not run as root)"),
+        )
     )
-    return [Check("kernel", "ok" if result.ok else "fail", detail)]
+    plain = "none, and no_new_privs set" if view["no_new_privs"] else "none"
+    rows.append(Check("kernel capabilities", "fail" if result.capabilities else "ok", result.capabilities or plain))
+    limit = view["process_limit"] if own else None
+    rows.append(
+        Check(
+            "kernel process limit",
+            "ok" if limit else "warn",
+            f"{limit} processes and threads (RLIMIT_NPROC of its own user)"
+            if limit
+            else "none: the kernel shares the host's user, whose other processes RLIMIT_NPROC would count",
+        )
+    )
+    rows.append(Check("kernel isolation", "warn" if result.exposed else "ok", _isolation(result, own)))
+    return rows
+
+
+def _isolation(result: Any, own_user: bool) -> str:
+    from weaver.execution.runtime import landlock
+
+    view = result.view
+    network = "no network" if set(view["interfaces"]) <= {"lo"} else "the host's network"
+    processes = "its own pid namespace" if result.sandbox == "bwrap" else "the host's processes visible (not their memory)"
+    held = [f"{label} {state.split(' ')[0]}" for label, state in {**view["read"], **view["write"]}.items()]
+    layers = ["mounts of bubblewrap"] if result.sandbox == "bwrap" else []
+    if own_user:
+        layers.append("file permissions of its own user")
+    abi = landlock.abi()
+    layers.append(f"Landlock ABI {abi}" if abi else "no Landlock on this system")
+    text = f"{network}; {processes}; {'; '.join(held)}; enforced by {', '.join(layers)}"
+    if result.exposed:
+        text += ". NOT isolated: " + "; ".join(result.exposed) + ' (the sandbox isolates these: [execution] sandbox = "bwrap")'
+    return text
 
 
 def check_sandbox(state: CliState) -> list[Check]:
     from weaver.execution.sandbox import bwrap_status
 
     available, detail = bwrap_status()
-    wanted = state.app().config.table("execution").sandbox == "bwrap"
-    status = "ok" if available else ("fail" if wanted else "warn")
-    note = "" if wanted else ' ([execution] sandbox = "bwrap" turns it on)'
-    return [Check("sandbox bwrap", status, detail + (note if available else ""))]
+    setting = state.app().config.table("execution").sandbox
+    status = "ok" if available else ("fail" if setting == "bwrap" else "warn")
+    if not available and setting == "auto":
+        detail += '; kernels run without a sandbox ([execution] sandbox = "auto")'
+    elif available:
+        detail += f" ([execution] sandbox = {setting!r}{': it is used' if setting != 'none' else ': not used'})"
+    return [Check("sandbox bwrap", status, detail)]
 
 
 def check_llm(state: CliState) -> list[Check]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ import attrs
 
 from weaver.errors import RoundStopped
 from weaver.events import Event, EventType
+from weaver.execution.files import copy_in
 from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState
 from weaver.serde import to_data
 
@@ -118,8 +118,8 @@ def _attach_files(session: Session, files: Sequence[str | os.PathLike[str]]) -> 
     for item in files:
         source = Path(item)
         _check_text(source.name, f"the file name {source.name!r}")
-        target = session.cwd / source.name
-        shutil.copyfile(source, target)
+        # The kernel may have left a link at the target: copy_in never follows one.
+        target = copy_in(source, session.cwd)
         attachments.append(Attachment(AttachmentType.file, source.name, {"path": str(target)}))
     return tuple(attachments)
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import attrs
 
-OUTCOMES = ("ok", "error", "timeout_interrupted", "timeout_restarted", "kernel_died")
+OUTCOMES = ("ok", "error", "timeout_interrupted", "timeout_restarted", "kernel_died", "cancelled")
 
 
 @attrs.frozen
@@ -61,7 +61,8 @@ class ExecutionResult:
 
     ``outcome`` is one of ``ok``, ``error``, ``timeout_interrupted`` (interrupted at the
     time limit; state kept), ``timeout_restarted`` (the interrupt was not answered, the
-    kernel was restarted) or ``kernel_died``. ``state_lost`` says the kernel's variables
+    kernel was restarted), ``kernel_died`` or ``cancelled`` (interrupted because the
+    execution was cancelled; see :class:`weaver.execution.executor.ExecutionCancelled`). ``state_lost`` says the kernel's variables
     are gone; ``lost_variables`` names them (from the last inventory). ``truncated`` holds
     a note for every output that was cut.
     """
