@@ -116,13 +116,17 @@ def check_kernel(state: CliState) -> list[Check]:
     view = result.view
     uid, gid = view["uids"][1], view["gids"][1]
     own = uid != os.geteuid()
-    rows.append(
-        Check(
-            "kernel user",
-            "fail" if result.root_user else "ok",
-            f"uid {uid}, gid {gid}, groups {view['groups'] or 'none'}"
-            + (" (a user of its own)" if own else " (the host's user: Weaver does not run as root)"),
+    if own:
+        whose = " (a user of its own)"
+    elif uid == 0:
+        whose = (
+            " (root, because a user of its own could not reach its Python or the project: install "
+            'bubblewrap for [execution] sandbox = "auto", or use a Python other users may enter)'
         )
+    else:
+        whose = " (the host's user: Weaver does not run as root)"
+    rows.append(
+        Check("kernel user", "fail" if result.root_user else "ok", f"uid {uid}, gid {gid}, groups {view['groups'] or 'none'}{whose}")
     )
     plain = "none, and no_new_privs set" if view["no_new_privs"] else "none"
     rows.append(Check("kernel capabilities", "fail" if result.capabilities else "ok", result.capabilities or plain))

@@ -25,6 +25,7 @@ import logging
 import os
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,14 +112,32 @@ def site_for(
         folder = (project / tables["plugins"].dir).resolve()
         if folder.is_dir():
             dirs.add(str(folder))
-    shared = session is None or shared_kernels_allowed(execution)
-    return KernelSite(
+    site = KernelSite(
         sessions=str(sessions),
-        session=None if shared else str(session),
+        session=None,
         project_dir=str(project),
         project_files=tuple(_project_files(project, execution.project_files, sessions)),
         plugin_dirs=tuple(sorted(d for d in dirs if d)),
     )
+    if session is None or (shared_kernels_allowed(execution) and own_users_reach(execution, site)):
+        return site
+    return attrs.evolve(site, session=str(session))
+
+
+def own_users_reach(execution: ExecutionConfig, site: KernelSite) -> bool:
+    """Whether a kernel user of its own could reach what ``site`` gives it outside a sandbox.
+
+    When it cannot (a fresh machine's Python under ``/root``, a project in a directory only
+    root may enter), a root host's kernel stays root without capabilities and is confined to
+    one session by Landlock alone, so it must be started for that session, never shared.
+    """
+    if sandbox_of(execution) == "bwrap" or not host_is_root():
+        return True
+    from weaver.execution.identity import FIRST_ID
+
+    python = execution.python or sys.executable
+    paths = (*python_paths(python, os.environ.get("PYTHONPATH", "")), *site.readable, site.sessions)
+    return unreachable(paths, FIRST_ID, FIRST_ID) is None
 
 
 def _project_files(project: Path, names: Sequence[str], sessions: Path) -> Iterable[tuple[str, str]]:

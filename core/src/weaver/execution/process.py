@@ -20,7 +20,9 @@ outside a sandbox under a supervisor that ends whatever the kernel starts.
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
+import logging
 import os
 import shutil
 import signal
@@ -47,6 +49,8 @@ from weaver.execution.runtime.launch import FAILED
 from weaver.execution.runtime.supervisor import kill_tree
 from weaver.execution.sandbox import bwrap_command
 from weaver.store import SessionPaths
+
+log = logging.getLogger("weaver.execution")
 
 POLL_S = 0.25
 """How often a waiting host checks that the kernel is still alive."""
@@ -137,7 +141,8 @@ class KernelProcess:
                 os.chmod(path, 0o700)
 
     async def _launch(self) -> None:
-        if identity.host_is_root():
+        root = identity.host_is_root()
+        if root:
             try:
                 self.user = identity.allocate()
             except OSError as exc:
@@ -153,7 +158,14 @@ class KernelProcess:
         if self.user is not None and not self.sandboxed:
             blocked = unreachable((*access.read, *access.write), self.user.uid, self.user.gid)
             if blocked is not None:
-                raise KernelStartError(_unreachable_message(blocked))
+                # A kernel that cannot start helps nobody (the first run of a fresh machine,
+                # whose Python is under /root, has no bubblewrap yet): it stays root, but with
+                # no capability and, where there is Landlock, only its session's files.
+                _warn_root_kernel(blocked, bool(landlock.abi()))
+                self.user.release()
+                self.user = None
+                for path in (self.channels, self.private, self.private / "home", self.private / "tmp"):
+                    os.chown(path, 0, 0)  # root without capabilities enters only what root owns
         plan = {
             "limits": rlimits(self.config, own_user=self.user is not None),
             "supervise": not self.sandboxed,
@@ -161,6 +173,7 @@ class KernelProcess:
             "runtime_dir": str(self.dir),
             "landlock": access.landlock_rules(sandboxed=self.sandboxed) if landlock.abi() else None,
             "user": [self.user.uid, self.user.gid] if self.user is not None else None,
+            "drop_capabilities": root and self.user is None,
             "chdir": str(self.private / "home"),
         }
         cmd = [
@@ -362,12 +375,17 @@ def _host_not_dumpable() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def _unreachable_message(blocked: str) -> str:
-    return (
-        f"the kernel would run as a user of its own, which cannot enter {blocked} (other users may not); "
-        "outside a sandbox it needs its Python and the project by their own paths. Use the sandbox "
-        '(install bubblewrap; [execution] sandbox = "auto" or "bwrap"), move the project or the Python '
-        "installation where other users may enter, or set [execution] python to an interpreter there"
+@functools.cache
+def _warn_root_kernel(blocked: str, landlocked: bool) -> None:
+    """Say once per process and cause why kernels run as root without capabilities."""
+    confined = "Landlock keeps it to its session's files" if landlocked else "nothing keeps it from root's files"
+    log.warning(
+        "kernels run as root without capabilities (%s): a user of their own cannot enter %s. For a "
+        "kernel of its own user, install bubblewrap (apt install bubblewrap), or put the project and "
+        "Python where other users may enter, or set [execution] python to such an interpreter; "
+        "'weaver doctor' shows what a kernel can reach",
+        confined,
+        blocked,
     )
 
 

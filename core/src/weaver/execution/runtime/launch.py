@@ -11,6 +11,8 @@ The host's plan (:func:`weaver.execution.process.launch_plan`) says, as JSON:
 - ``landlock``: the ``read``, ``write`` and ``sockets`` paths of a Landlock ruleset, or
   ``null`` where the system has no Landlock;
 - ``user``: ``[uid, gid]`` to become (a root host), or ``null``;
+- ``drop_capabilities``: stay root but without any capability (a root host whose kernel
+  cannot be a user of its own);
 - ``chdir``: the directory to start in, entered as that user.
 
 Everything happens before ipykernel or any library is imported, in this order: the
@@ -86,6 +88,8 @@ def arrange(plan: dict[str, Any]) -> None:
         # Changing user made the process non-dumpable, which would leave its own
         # /proc/self files to root; no other process has this user.
         _prctl(_PR_SET_DUMPABLE, 1)
+    elif plan.get("drop_capabilities"):
+        privileges.drop_capabilities()
     else:
         privileges.no_new_privs()
     if plan.get("chdir"):

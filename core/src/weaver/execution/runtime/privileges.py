@@ -62,13 +62,37 @@ def drop_to(uid: int, gid: int) -> None:
         raise RuntimeError(f"the kernel could not drop its privileges: {left}")
 
 
+def drop_capabilities() -> None:
+    """Keep this process's user (root) but give up every capability, for good.
+
+    For a root host whose kernel cannot run as a user of its own (its Python is where no
+    other user may enter); the Landlock ruleset applied before is then what keeps it to its
+    session's files. Raises :class:`RuntimeError` when a capability is left.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    no_new_privs()
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for cap in range(last + 1):
+        _check(libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0), f"dropping capability {cap}")
+    _check(libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clearing ambient capabilities")
+    _capset(0)
+    left = status()["capabilities"]
+    if any(left.values()):
+        raise RuntimeError(f"the kernel could not give up its capabilities: {left}")
+
+
 def clear_inheritable() -> None:
     """Empty the inheritable capability set (lowering it needs no privilege)."""
+    _capset(0)
+
+
+def _capset(value: int) -> None:
+    """Set the effective, permitted and inheritable sets to ``value`` (lowering needs no privilege)."""
     number = _CAPSET.get(os.uname().machine)
     if number is None:
         return
     header = _CapHeader(_CAP_V3, 0)
-    data = (_CapData * 2)()
+    data = (_CapData * 2)(_CapData(value, value, value), _CapData(value, value, value))
     _check(ctypes.CDLL(None, use_errno=True).syscall(number, ctypes.byref(header), data), "capset")
 
 
