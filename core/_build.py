@@ -7,4 +7,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build_backend"))
-from weaver_build import *  # noqa: E402, F403
+from weaver_build import *
