@@ -4,8 +4,8 @@ and ``contrib_plugins/`` (and each installable example under ``examples/``) that
 ``python .ci/packages.py`` lists them; ``python .ci/packages.py install`` installs them all
 editable into the running interpreter in one pip call (tox uses it, so a new package is
 tested the moment its folder appears); ``python .ci/packages.py typecheck`` runs mypy over
-every package's modules with every ``src/`` on its path (settings: ``[tool.mypy]`` in the root
-``pyproject.toml``). The noxfile reads :func:`package_dirs`.
+every package's modules and the build backend, with every ``src/`` on its path (settings:
+``[tool.mypy]`` in the root ``pyproject.toml``). The noxfile reads :func:`package_dirs`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def typecheck(dirs: list[str]) -> int:
     modules = sorted(p.name for src in sources for p in src.iterdir() if (p / "__init__.py").is_file())
     env = {**os.environ, "MYPYPATH": os.pathsep.join(str(src) for src in sources)}
     command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
-    return subprocess.call([*command, *(arg for m in modules for arg in ("-p", m))], cwd=ROOT, env=env)
+    backend = ROOT / "build_backend" / "weaver_build.py"  # what builds every package is checked too
+    return subprocess.call([*command, *(arg for m in modules for arg in ("-p", m)), str(backend)], cwd=ROOT, env=env)
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +41,8 @@ def main(argv: list[str]) -> int:
         return typecheck(dirs)
     if argv[1:] == ["install"]:
         editable = [arg for d in dirs for arg in ("-e", str(ROOT / d))]
-        # Build isolation would fetch hatchling once per package; the env already has it.
+        # One environment for all: the repository's backend needs nothing, and the env already has
+        # hatchling and editables for the one distribution that uses them (the third-party template).
         return subprocess.call([sys.executable, "-m", "pip", "install", "--no-build-isolation", *editable])
     if argv[1:]:
         print("usage: python .ci/packages.py [install | typecheck]", file=sys.stderr)
