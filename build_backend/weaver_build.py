@@ -51,10 +51,11 @@ __all__ = [
 ]
 
 KNOWN_KEYS = frozenset(
-    (
-        "name version description readme requires-python license authors maintainers keywords classifiers urls"
-        " dependencies optional-dependencies scripts gui-scripts entry-points"
-    ).split()
+    [
+        *("name", "version", "description", "readme", "requires-python", "license", "authors", "maintainers"),
+        *("keywords", "classifiers", "urls", "dependencies", "optional-dependencies", "scripts", "gui-scripts"),
+        "entry-points",
+    ]
 )
 README_TYPES = {".md": "text/markdown", ".rst": "text/x-rst", ".txt": "text/plain"}
 SKIPPED_DIRS = {"__pycache__", "build", "dist"}
