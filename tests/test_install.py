@@ -70,6 +70,21 @@ def offline(argv: list[str]) -> list[str]:
     return argv
 
 
+def pip_install(bin_dir: Path, cwd: Path, *args: str) -> str:
+    """``pip install ARGS`` with the venv's pip, from ``cwd``; its output, after checking it succeeded."""
+    done = subprocess.run(
+        [str(bin_dir / "python"), "-m", "pip", "install", *args],
+        check=False,
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A fresh copy and a fresh venv with ``pip install .`` done: (copy, venv bin folder)."""
@@ -77,16 +92,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     copy = fresh_copy(base / "weaver")
     venv.create(base / "venv", with_pip=True, symlinks=True)
     bin_dir = base / "venv" / "bin"
-    done = subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "."],
-        check=False,
-        cwd=copy,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    pip_install(bin_dir, copy, ".")
     return copy, bin_dir
 
 
@@ -122,17 +128,8 @@ def test_pip_install_dot_installs_every_local_distribution(installed: tuple[Path
 def test_one_distribution_installs_alone(installed: tuple[Path, Path]) -> None:
     # What a third party does with one folder: its own isolated build, nothing else rebuilt.
     copy, bin_dir = installed
-    done = subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "--force-reinstall", "--no-deps", "./contrib_plugins/retry_guard"],
-        check=False,
-        cwd=copy,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=INSTALL_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    assert "Successfully installed weaver-retry-guard-0.1.0" in done.stdout
+    out = pip_install(bin_dir, copy, "--force-reinstall", "--no-deps", "./contrib_plugins/retry_guard")
+    assert "Successfully installed weaver-retry-guard-0.1.0" in out
 
 
 def test_weaver_demo_runs_from_the_installed_wheels(installed: tuple[Path, Path], tmp_path: Path) -> None:
