@@ -29,10 +29,10 @@ def typecheck(dirs: list[str]) -> int:
     """mypy over each package's top-level modules, every package's ``src/`` on the path."""
     sources = [ROOT / d / "src" for d in dirs if (ROOT / d / "src").is_dir()]
     modules = sorted(p.name for src in sources for p in src.iterdir() if (p / "__init__.py").is_file())
-    env = {**os.environ, "MYPYPATH": os.pathsep.join(str(src) for src in sources)}
-    command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
-    backend = ROOT / "build_backend" / "weaver_build.py"  # what builds every package is checked too
-    return subprocess.call([*command, *(arg for m in modules for arg in ("-p", m)), str(backend)], cwd=ROOT, env=env)
+    # What builds every package is checked too: build_backend/ is on the path, weaver_build a module.
+    env = {**os.environ, "MYPYPATH": os.pathsep.join(str(p) for p in [*sources, ROOT / "build_backend"])}
+    command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-m", "weaver_build"]
+    return subprocess.call([*command, *(arg for m in modules for arg in ("-p", m))], cwd=ROOT, env=env)
 
 
 def main(argv: list[str]) -> int:
