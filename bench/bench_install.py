@@ -12,8 +12,9 @@ it; pip's cache and index are whatever pip is configured with. Rows:
 - ``pip install .``: the whole command, wall clock;
 - ``pip install: third-party only``: the same third-party distributions, pinned to what that
   install chose, in another new venv: the floor no change to how the local ones build can beat;
-- ``local builds, each isolated``: ``pip wheel --no-deps`` of every local distribution in one
-  call, each in its own isolated build environment, as ``pip install .`` builds them;
+- ``local builds, each isolated``: ``pip wheel --no-deps`` of the root and every local
+  distribution it names, in one call, each in its own isolated build environment, as
+  ``pip install .`` builds them;
 - ``weaver demo, first run``: the replayed demo right after the install.
 """
 
@@ -78,9 +79,11 @@ def _sample(revision: str | None, scratch: Path, floor: bool) -> dict[str, float
     tree = _copy(revision, scratch / "tree")
     python = _python(scratch / "venv")
     times = {INSTALL: _timed([python, "-m", "pip", "install", "."], tree)}
-    dirs = runpy.run_path(str(tree / ".ci" / "packages.py"))["package_dirs"](tree)
+    local = [str(tree / d) for d in runpy.run_path(str(tree / ".ci" / "packages.py"))["package_dirs"](tree)]
+    root = (tree / "pyproject.toml").read_text(encoding="utf-8")
+    built = [d for d in local if f"{{root:uri}}/{Path(d).relative_to(tree).as_posix()}\"" in root]  # what `pip install .` builds
     wheels = scratch / "wheels"
-    times[LOCAL_BUILDS] = _timed([python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheels), *dirs], tree)
+    times[LOCAL_BUILDS] = _timed([python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheels), str(tree), *built], tree)
     weaver = str(scratch / "venv" / "bin" / "weaver")
     times[DEMO] = _timed([weaver, "demo", "--dir", str(scratch / "demo")], scratch)
     if floor:
