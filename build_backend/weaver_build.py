@@ -58,8 +58,9 @@ KNOWN_KEYS = frozenset(
     ]
 )
 README_TYPES = {".md": "text/markdown", ".rst": "text/x-rst", ".txt": "text/plain"}
-SKIPPED_DIRS = {"__pycache__", "build", "dist"}
-"""Never packed, nor any folder whose name starts with a dot (``.venv``, ``.tox``, ``.weaver``)."""
+NOT_IN_SDIST = ("build", "dist")
+"""Build output in the project folder, left out of its sdist with every name that starts with a dot
+(``.venv``, ``.tox``, ``.weaver``); inside packages only ``__pycache__`` and ``*.pyc`` are left out."""
 WHEEL_TAG = "py3-none-any"
 ZIP_EPOCH = 315532800
 
@@ -162,7 +163,9 @@ class Project:
 
     def sdist_files(self) -> Iterator[tuple[str, Path]]:
         """Every file of the project folder that is not a build or tool artefact."""
-        yield from _tree(self.root, self.stem)
+        for entry in sorted(self.root.iterdir()):
+            if entry.name not in NOT_IN_SDIST and not entry.name.startswith("."):
+                yield from _tree(entry, f"{self.stem}/{entry.name}")
 
 
 def _tree(path: Path, arcname: str) -> Iterator[tuple[str, Path]]:
@@ -172,9 +175,7 @@ def _tree(path: Path, arcname: str) -> Iterator[tuple[str, Path]]:
     if not path.is_dir():
         raise FileNotFoundError(f"nothing to include at {path}")
     for entry in sorted(path.iterdir()):
-        if entry.is_dir() and (entry.name in SKIPPED_DIRS or entry.name.startswith(".")):
-            continue
-        if entry.suffix not in (".pyc", ".pyo"):
+        if entry.name != "__pycache__" and entry.suffix not in (".pyc", ".pyo"):
             yield from _tree(entry, f"{arcname}/{entry.name}")
 
 
@@ -241,8 +242,9 @@ def build_editable(wheel_directory: str, config_settings: Any = None, metadata_d
 def build_sdist(sdist_directory: str, config_settings: Any = None) -> str:
     """The project folder with ``PKG-INFO``, and this module in place of the ``_build.py`` that finds it."""
     project = Project(Path.cwd())
-    system = project.pyproject["build-system"]
-    shim = project.root.joinpath(*system.get("backend-path", ["."])[:1], system["build-backend"] + ".py").resolve()
+    system = project.pyproject.get("build-system", {})
+    backend = system.get("build-backend", "weaver_build").replace(".", "/") + ".py"
+    shim = project.root.joinpath(*system.get("backend-path", ["."])[:1], backend).resolve()
     name = f"{project.stem}.tar.gz"
     with tarfile.open(Path(sdist_directory) / name, "w:gz", format=tarfile.PAX_FORMAT) as sdist:
         members = [(arc, p.read_bytes() if p.resolve() != shim else Path(__file__).read_bytes()) for arc, p in project.sdist_files()]

@@ -259,3 +259,21 @@ def test_a_shim_finds_the_backend_from_its_folder(tmp_path: Path) -> None:
     )
     assert out.stdout.strip() == "weaver_retry_guard-0.1.0-py3-none-any.whl"
     checked(tmp_path / out.stdout.strip())
+
+
+def test_only_caches_are_left_out_of_a_package(backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sub-packages named like build output, and dot-folders, are the package's own: they ship.
+    folder = project_at(tmp_path / "p", BASE)
+    for name in ("build/__init__.py", "dist/x.txt", ".hidden/y.txt", "__pycache__/z.cpython-311.pyc", "w.pyc"):
+        (folder / "src" / "weaver_x" / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "src" / "weaver_x" / name).write_text("x\n")
+    (folder / "build" / "lib").mkdir(parents=True)
+    (folder / "build" / "lib" / "stale.py").write_text("x\n")
+    files, _ = checked(wheel_of(backend, folder, tmp_path / "out", monkeypatch))
+    shipped = {name for name in files if not name.startswith("weaver_x-")}
+    assert shipped == {f"weaver_x/{n}" for n in ("__init__.py", "build/__init__.py", "dist/x.txt", ".hidden/y.txt")}
+    sdist = tmp_path / backend.build_sdist(str(tmp_path))
+    with tarfile.open(sdist) as archive:
+        names = set(archive.getnames())
+    assert "weaver_x-1.0/src/weaver_x/build/__init__.py" in names
+    assert not [n for n in names if n.startswith("weaver_x-1.0/build/") or n.endswith(".pyc")]
