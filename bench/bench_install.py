@@ -55,7 +55,10 @@ def _copy(revision: str | None, target: Path) -> Path:
             tar.extractall(target, filter="data")
         return target
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
         if (ROOT / name).is_file():
@@ -81,16 +84,22 @@ def _sample(revision: str | None, scratch: Path, floor: bool) -> dict[str, float
     times = {INSTALL: _timed([python, "-m", "pip", "install", "."], tree)}
     local = [str(tree / d) for d in runpy.run_path(str(tree / ".ci" / "packages.py"))["package_dirs"](tree)]
     root = (tree / "pyproject.toml").read_text(encoding="utf-8")
-    built = [d for d in local if f"{{root:uri}}/{Path(d).relative_to(tree).as_posix()}\"" in root]  # what `pip install .` builds
+    built = [
+        d for d in local if f'{{root:uri}}/{Path(d).relative_to(tree).as_posix()}"' in root
+    ]  # what `pip install .` builds
     wheels = scratch / "wheels"
-    times[LOCAL_BUILDS] = _timed([python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheels), str(tree), *built], tree)
+    times[LOCAL_BUILDS] = _timed(
+        [python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheels), str(tree), *built], tree
+    )
     weaver = str(scratch / "venv" / "bin" / "weaver")
     times[DEMO] = _timed([weaver, "demo", "--dir", str(scratch / "demo")], scratch)
     if floor:
         frozen = subprocess.run([python, "-m", "pip", "freeze"], env=_env(), capture_output=True, text=True, check=True)
         pins = [line for line in frozen.stdout.splitlines() if not line.startswith("weaver")]
         (scratch / "pins.txt").write_text("\n".join(pins) + "\n")
-        times[FLOOR] = _timed([_python(scratch / "floor"), "-m", "pip", "install", "-r", str(scratch / "pins.txt")], scratch)
+        times[FLOOR] = _timed(
+            [_python(scratch / "floor"), "-m", "pip", "install", "-r", str(scratch / "pins.txt")], scratch
+        )
     return times
 
 
@@ -112,5 +121,7 @@ def run(repeats: int) -> list[dict[str, Any]]:
     for tree in trees:
         for name, values in samples[tree].items():
             baseline = label(name, base) if tree is None and base else (FLOOR if name == INSTALL else None)
-            rows.append({"name": label(name, tree), "unit": "s", "samples": values, "baseline": baseline, "note": python})
+            rows.append(
+                {"name": label(name, tree), "unit": "s", "samples": values, "baseline": baseline, "note": python}
+            )
     return rows

@@ -89,7 +89,9 @@ class Project:
         self.force_include: dict[str, str] = tool.get("force-include", {})
         for folder in self.packages:
             if not (folder / "__init__.py").is_file():
-                raise ValueError(f"{root / 'pyproject.toml'}: no package at {folder} (set [tool.weaver-build] packages)")
+                raise ValueError(
+                    f"{root / 'pyproject.toml'}: no package at {folder} (set [tool.weaver-build] packages)"
+                )
 
     def metadata(self) -> str:
         """Core metadata 2.4 (``METADATA`` and ``PKG-INFO``)."""
@@ -247,7 +249,10 @@ def build_sdist(sdist_directory: str, config_settings: Any = None) -> str:
     shim = project.root.joinpath(*system.get("backend-path", ["."])[:1], backend).resolve()
     name = f"{project.stem}.tar.gz"
     with tarfile.open(Path(sdist_directory) / name, "w:gz", format=tarfile.PAX_FORMAT) as sdist:
-        members = [(arc, p.read_bytes() if p.resolve() != shim else Path(__file__).read_bytes()) for arc, p in project.sdist_files()]
+        members = [
+            (arc, p.read_bytes() if p.resolve() != shim else Path(__file__).read_bytes())
+            for arc, p in project.sdist_files()
+        ]
         for arcname, data in [*members, (f"{project.stem}/PKG-INFO", project.metadata().encode())]:
             info = tarfile.TarInfo(arcname)
             info.size, info.mtime, info.mode = len(data), _epoch(), 0o644

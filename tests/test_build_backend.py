@@ -49,7 +49,9 @@ def pyproject(folder: Path) -> dict[str, Any]:
     return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
 
 
-def wheel_of(backend: ModuleType, project: Path, out: Path, monkeypatch: pytest.MonkeyPatch, hook: str = "build_wheel") -> Path:
+def wheel_of(
+    backend: ModuleType, project: Path, out: Path, monkeypatch: pytest.MonkeyPatch, hook: str = "build_wheel"
+) -> Path:
     monkeypatch.chdir(project)  # PEP 517: hooks run in the project's folder
     out.mkdir(exist_ok=True)
     return out / getattr(backend, hook)(str(out))
@@ -91,7 +93,9 @@ def test_every_local_distribution_uses_the_shared_backend() -> None:
 
 
 @pytest.mark.parametrize("package", BUILT_HERE)
-def test_wheel_of_each_distribution(backend: ModuleType, package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wheel_of_each_distribution(
+    backend: ModuleType, package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = ROOT / package
     project = pyproject(folder)["project"]
     files, metadata = checked(wheel_of(backend, folder, tmp_path, monkeypatch))
@@ -107,7 +111,9 @@ def test_wheel_of_each_distribution(backend: ModuleType, package: str, tmp_path:
     plain = [str(r) for r in requires if "extra" not in str(r.marker)]
     assert sorted(plain) == sorted(str(Requirement(r)) for r in project["dependencies"])
     for extra, wanted in extras.items():
-        with_extra = [r.name for r in requires if "extra" in str(r.marker) and r.marker and r.marker.evaluate({"extra": extra})]
+        with_extra = [
+            r.name for r in requires if "extra" in str(r.marker) and r.marker and r.marker.evaluate({"extra": extra})
+        ]
         assert sorted(with_extra) == sorted(Requirement(r).name for r in wanted)
 
     declared = {group: dict(entries) for group, entries in project.get("entry-points", {}).items()}
@@ -115,7 +121,12 @@ def test_wheel_of_each_distribution(backend: ModuleType, package: str, tmp_path:
         declared["console_scripts"] = project["scripts"]
     assert entry_points(files) == declared
 
-    packages = pyproject(folder).get("tool", {}).get("weaver-build", {}).get("packages", [f"src/{project['name'].replace('-', '_')}"])
+    packages = (
+        pyproject(folder)
+        .get("tool", {})
+        .get("weaver-build", {})
+        .get("packages", [f"src/{project['name'].replace('-', '_')}"])
+    )
     on_disk = {
         f"{Path(p).name}/{f.relative_to(folder / p).as_posix()}"
         for p in packages
@@ -128,7 +139,9 @@ def test_wheel_of_each_distribution(backend: ModuleType, package: str, tmp_path:
     assert all(name in on_disk or name.startswith(tuple(included.values())) for name in shipped)
 
 
-def test_demo_wheel_carries_the_example_project(backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_wheel_carries_the_example_project(
+    backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = ROOT / "examples" / "data_analysis"
     files, _ = checked(wheel_of(backend, folder, tmp_path, monkeypatch))
     assert files["weaver_demo/project/weaver.toml"] == (folder / "weaver.toml").read_bytes()
@@ -138,7 +151,9 @@ def test_demo_wheel_carries_the_example_project(backend: ModuleType, tmp_path: P
                 assert files[f"weaver_demo/project/{path.relative_to(folder).as_posix()}"] == path.read_bytes()
 
 
-def test_root_wheel_is_metadata_pointing_at_the_folders_beside_it(backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_wheel_is_metadata_pointing_at_the_folders_beside_it(
+    backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files, metadata = checked(wheel_of(backend, ROOT, tmp_path, monkeypatch))
     assert all(".dist-info/" in name for name in files)
     urls = {r.name: r.url for r in metadata.requires_dist or []}
@@ -174,7 +189,9 @@ def test_sdist_builds_the_same_wheel_away_from_the_repository(
         names = archive.getnames()
         archive.extractall(tmp_path / "unpacked", filter="data")
     unpacked = tmp_path / "unpacked" / "weaver_retry_guard-0.1.0"
-    assert {f"weaver_retry_guard-0.1.0/{n}" for n in ("PKG-INFO", "pyproject.toml", "README.md", "_build.py")} <= set(names)
+    assert {f"weaver_retry_guard-0.1.0/{n}" for n in ("PKG-INFO", "pyproject.toml", "README.md", "_build.py")} <= set(
+        names
+    )
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     # The shim that looks for ../../build_backend is replaced by the backend itself.
     assert (unpacked / "_build.py").read_bytes() == (ROOT / "build_backend" / "weaver_build.py").read_bytes()
@@ -249,7 +266,11 @@ def test_a_shim_finds_the_backend_from_its_folder(tmp_path: Path) -> None:
     # The same file pip imports: run it in a fresh interpreter from the distribution's folder.
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "build_backend", copy / "build_backend")
-    shutil.copytree(ROOT / "contrib_plugins" / "retry_guard", copy / "contrib_plugins" / "retry_guard", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "contrib_plugins" / "retry_guard",
+        copy / "contrib_plugins" / "retry_guard",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     out = subprocess.run(
         [sys.executable, "-c", "import _build, sys; print(_build.build_wheel(sys.argv[1]))", str(tmp_path)],
         cwd=copy / "contrib_plugins" / "retry_guard",
@@ -261,7 +282,9 @@ def test_a_shim_finds_the_backend_from_its_folder(tmp_path: Path) -> None:
     checked(tmp_path / out.stdout.strip())
 
 
-def test_only_caches_are_left_out_of_a_package(backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_caches_are_left_out_of_a_package(
+    backend: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Sub-packages named like build output, and dot-folders, are the package's own: they ship.
     folder = project_at(tmp_path / "p", BASE)
     for name in ("build/__init__.py", "dist/x.txt", ".hidden/y.txt", "__pycache__/z.cpython-311.pyc", "w.pyc"):

@@ -114,11 +114,15 @@ def test_pip_install_dot_installs_every_local_distribution(installed: tuple[Path
         assert "editable_project_location" not in dists[name], name
         assert Path(dists[name]["location"]).is_relative_to(bin_dir.parent), name
 
-    version = subprocess.run([str(bin_dir / "weaver"), "--version"], env=clean_env(), capture_output=True, text=True, check=False)
+    version = subprocess.run(
+        [str(bin_dir / "weaver"), "--version"], env=clean_env(), capture_output=True, text=True, check=False
+    )
     assert (version.returncode, version.stdout.strip()) == (0, "weaver 0.1.0")
 
     # Each installed distribution's entry point loads: the wheels carry their entry points and code.
-    listing = subprocess.run([str(bin_dir / "weaver"), "extensions"], env=clean_env(), capture_output=True, text=True, check=False)
+    listing = subprocess.run(
+        [str(bin_dir / "weaver"), "extensions"], env=clean_env(), capture_output=True, text=True, check=False
+    )
     assert listing.returncode == 0, listing.stderr
     assert " 0 failed)" in listing.stdout, listing.stdout
     for name in wanted - {"weaver", "weaver-core"}:
