@@ -5,12 +5,14 @@ and ``contrib_plugins/`` (and each installable example under ``examples/``) that
 editable into the running interpreter in one pip call (tox uses it, so a new package is
 tested the moment its folder appears); ``python .ci/packages.py typecheck`` runs mypy over
 every package's modules and the build backend, with every ``src/`` on its path (settings:
-``[tool.mypy]`` in the root ``pyproject.toml``). The noxfile reads :func:`package_dirs`.
+``[tool.mypy]`` in the root ``pyproject.toml``). The noxfile reads :func:`package_dirs`; the
+install test and benchmark copy the repository with :func:`copy_work_tree`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,18 @@ def package_dirs(root: Path = ROOT) -> list[str]:
     """Package folders relative to ``root``, ``core`` first."""
     found = sorted(p.parent.relative_to(root).as_posix() for group in GROUPS for p in root.glob(f"{group}/*/pyproject.toml"))
     return ["core", *found]
+
+
+def copy_work_tree(target: Path, root: Path = ROOT) -> Path:
+    """The files git tracks or would track (no venvs, caches or build output), as a clone has them."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root, capture_output=True, check=True
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (root / name).is_file():  # a tracked file deleted in the work tree is gone from the copy too
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, target / name)
+    return target
 
 
 def typecheck(dirs: list[str]) -> int:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import runpy
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -54,17 +53,8 @@ def _copy(revision: str | None, target: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(target, filter="data")
         return target
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    return target
+    copied: Path = runpy.run_path(str(ROOT / ".ci" / "packages.py"))["copy_work_tree"](target)
+    return copied
 
 
 def _timed(argv: list[str], cwd: Path) -> float:

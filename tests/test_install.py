@@ -28,27 +28,12 @@ else:
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL: list[str] = runpy.run_path(str(ROOT / ".ci" / "packages.py"))["package_dirs"](ROOT)
+PACKAGES = runpy.run_path(str(ROOT / ".ci" / "packages.py"))
+LOCAL: list[str] = PACKAGES["package_dirs"](ROOT)
 TEMPLATE = "examples/third_party_extension"
 """Not part of the batteries-included root: it is the template a third party copies."""
 INSTALL_TIMEOUT = 1200
 """Generous: a minute on an idle machine; several under a loaded one, but never forever."""
-
-
-def fresh_copy(target: Path) -> Path:
-    """The files git tracks or would track (no venvs, caches or build output), as a clone has them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():  # a tracked file deleted in the work tree is gone from the copy too
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -89,7 +74,7 @@ def pip_install(bin_dir: Path, cwd: Path, *args: str) -> str:
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A fresh copy and a fresh venv with ``pip install .`` done: (copy, venv bin folder)."""
     base = tmp_path_factory.mktemp("install")
-    copy = fresh_copy(base / "weaver")
+    copy = PACKAGES["copy_work_tree"](base / "weaver")
     venv.create(base / "venv", with_pip=True, symlinks=True)
     bin_dir = base / "venv" / "bin"
     pip_install(bin_dir, copy, ".")
