@@ -80,3 +80,13 @@ def test_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
     }
     for project in ("taskweaver", "template"):
         assert rows[f"load_plugins ({project})"]["ratio"] is not None
+
+
+def test_the_install_benchmark_runs_only_when_named(
+    runner: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Minutes per sample: a plain `nox -s bench` leaves it out and says how to run it.
+    monkeypatch.setattr(runner, "discover", lambda only: [BENCH / "bench_install.py"])
+    assert runner.main(["--repeats", "1", "--output", str(tmp_path / "report.json")]) == 0
+    assert "skipping bench_install: slow, runs only when named (--only bench_install)" in capsys.readouterr().err
+    assert load("bench_install").SLOW is True
