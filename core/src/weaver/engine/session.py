@@ -37,6 +37,7 @@ from weaver.store import SessionPaths, SessionStore, session_paths
 
 if TYPE_CHECKING:
     from weaver.engine.app import App
+    from weaver.execution.output import OutputCallback
     from weaver.execution.pipeline import CodePipeline, CodeRun
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.execution.service import SessionExecution
@@ -323,7 +324,9 @@ class Session:
             from weaver.execution.pipeline import CodePipeline
 
             self._pipeline = CodePipeline(
-                self.app.hooks, lambda code, budget: self._execute(code, budget), variables=lambda: self.variables()
+                self.app.hooks,
+                lambda code, budget, on_output: self._execute(code, budget, on_output),
+                variables=lambda: self.variables(),
             )
         return await self._pipeline.run(code, mode, ctx)
 
@@ -334,9 +337,18 @@ class Session:
         if any(spec.runs_code for spec in self._role_specs.values()):
             self._spawn(self._session_execution().start())
 
-    async def _execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
-        result = await self._session_execution().execute(code, plugin_budget)
+    async def _execute(
+        self, code: str, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+    ) -> ExecutionResult:
+        from weaver.execution.executor import ExecutionCancelled
+
         round_id = self._current.round.id if self._current is not None else None
+        try:
+            result = await self._session_execution().execute(code, plugin_budget, on_output)
+        except ExecutionCancelled as cancelled:
+            # The round goes on being cancelled; what the code printed until then is kept.
+            self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(cancelled.result)}))
+            raise
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result
 
