@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from weaver.engine.app import App
     from weaver.execution.output import OutputCallback
     from weaver.execution.pipeline import CodePipeline, CodeRun
-    from weaver.execution.result import ExecutionResult, VariableInfo
+    from weaver.execution.result import ExecutionResult, FileListing, VariableInfo
     from weaver.execution.service import SessionExecution
     from weaver.memory import CompressedMemory, MemoryBudget
 
@@ -141,6 +141,12 @@ class Session:
     def variables(self) -> tuple[VariableInfo, ...]:
         """The kernel's variables after the latest execution (empty before the first)."""
         return self._execution.variables() if self._execution is not None else ()
+
+    def files(self) -> FileListing:
+        """The files code can open in this session's working directory, at most 50 of them."""
+        from weaver.execution.boundary import files_for_code
+
+        return files_for_code(self.app.config, self.paths.root)
 
     def pending_approvals(self) -> tuple[ApprovalRequest, ...]:
         """What the session is waiting for a person to approve, oldest first."""
@@ -258,6 +264,7 @@ class Session:
             run_code=run_code,
             variables=lambda: self.variables(),
             plugins=self.app.plugins,
+            files=lambda: self.files(),
             memory=memory,
             approve=approve,
         )
