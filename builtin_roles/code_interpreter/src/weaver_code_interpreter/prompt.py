@@ -220,7 +220,7 @@ def build_messages(
 ) -> list[ChatMessage]:
     """The system message, the example conversations' ``examples`` turns, earlier rounds and the request."""
     me = ctx.alias
-    memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens))
+    memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens, lists_variables=True))
     turns = [*examples, *conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)]
     turns.append(("user", request_text(ctx, ctx.variables(), config)))
     system = instructions(me, mode, plugins_text, config.extra_instructions, examples=bool(examples))
