@@ -233,10 +233,15 @@ def post_blocks(post: Post, skip: Iterable[str] = ()) -> list[RenderableType]:
     return blocks
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 round``, ``2 rounds``, ``0 rounds``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def usage_text(usage: Usage) -> str:
     """``3 LLM calls · 4,512 tokens · $0.0021`` (``~`` marks estimated counts)."""
     approx = "~" if usage.estimated else ""
-    parts = [f"{usage.llm_calls} LLM call{'s' if usage.llm_calls != 1 else ''}"]
+    parts = [counted(usage.llm_calls, "LLM call")]
     parts.append(f"{approx}{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out)")
     if usage.cost:
         parts.append(f"{approx}${usage.cost:.4f}")
