@@ -36,6 +36,8 @@ are enough to rebuild a session.
 from __future__ import annotations
 
 import enum
+import functools
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -94,3 +96,24 @@ class Event:
     @property
     def durable(self) -> bool:
         return self.type in DURABLE
+
+    @functools.cached_property
+    def json(self) -> str:
+        """The event as one line of JSON, as the session log stores it, built once for every
+        reader that asks (the log, a front end streaming events over the network)."""
+        envelope = {
+            "type": self.type.value,
+            "session_id": self.session_id,
+            "round_id": self.round_id,
+            "post_id": self.post_id,
+            "data": self.data,
+            "time": self.time,
+            "v": self.v,
+        }
+        try:
+            return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            # Data holding values only the converter knows how to write (an attrs value).
+            from weaver.serde import to_json
+
+            return to_json(self)
