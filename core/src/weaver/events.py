@@ -31,6 +31,10 @@ type                      data
 ``round_start``, ``post_end``, ``round_end``, ``llm_call``, ``execution``, ``state``,
 ``approval_request`` and ``approval`` are *durable*: the session store keeps them, and they
 are enough to rebuild a session.
+
+A session publishes the deltas of one streaming part joined, at most one event per part every
+``[session] delta_interval_s`` (1/30 s), and always before its next event of another kind
+(:mod:`weaver.engine.deltas`). :attr:`Event.json` is the event as the log stores it, built once.
 """
 
 from __future__ import annotations
