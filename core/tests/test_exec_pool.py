@@ -15,7 +15,8 @@ from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import ExecutorSetup
 from weaver.execution.kernel import LocalExecutor, prepare_session
 from weaver.execution.output import Collector
-from weaver.execution.process import KernelProcess, install_code
+from weaver.execution.channel import install_code
+from weaver.execution.process import KernelProcess
 from weaver.execution.restore import RestoreReport
 from weaver.execution.result import ExecutionResult
 from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
