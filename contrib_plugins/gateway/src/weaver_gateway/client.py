@@ -43,19 +43,20 @@ def _refusal(config: GatewayConfig, method: str, path: str, response: httpx2.Res
     reason = ""
     try:
         body = response.json()
-        reason = str(body.get("message") or body.get("reason") or "")
+        if isinstance(body, dict):
+            reason = str(body.get("message") or body.get("reason") or "")
     except ValueError:
         reason = response.text[:200]
     status = response.status_code
-    if status in (401, 403) and "Resource Limit" not in reason:
-        hint = (
-            "the token was refused: set WEAVER_GATEWAY__TOKEN (or [gateway] token in the user config) to the gateway's token"
-            if config.token
-            else "the gateway wants a token: set WEAVER_GATEWAY__TOKEN (or [gateway] token in the user config)"
-        )
-        return GatewayError(f"the gateway at {config.base} answered {method} {path} with HTTP {status}: {hint}", url=config.base, status=status)
-    detail = f": {reason}" if reason else ""
-    return GatewayError(f"the gateway at {config.base} answered {method} {path} with HTTP {status}{detail}", url=config.base, status=status)
+    said = f" ({reason})" if reason else ""
+    if "KERNEL_USERNAME" in reason:
+        hint = f": set [gateway] kernel_username to a user it may run kernels as{said}"
+    elif status == 401 or (status == 403 and reason in ("", "Forbidden")):
+        what = "refused the token" if config.token else "wants a token"
+        hint = f": it {what}; set WEAVER_GATEWAY__TOKEN (or [gateway] token in the user config) to the gateway's token{said}"
+    else:
+        hint = f": {reason}" if reason else ""
+    return GatewayError(f"the gateway at {config.base} answered {method} {path} with HTTP {status}{hint}", url=config.base, status=status)
 
 
 class GatewayClient:

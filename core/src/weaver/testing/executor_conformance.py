@@ -5,7 +5,7 @@ import them into a test module and give them an ``executor_harness`` fixture tha
 the executor under test::
 
     import pytest
-    from weaver.testing.executor_conformance import *
+    from weaver.testing.executor_conformance import *  # the suite's tests, collected here
     from weaver.testing.executor_conformance import AppHarness
 
 
