@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import attrs
 
 from weaver.config import Config
-from weaver.errors import PluginLoadError
+from weaver.errors import PluginLoadError, WeaverError
 from weaver.execution import files
 from weaver.execution.boundary import KernelSite, site_for
 from weaver.execution.channel import KernelChannel, KernelDied, install_code
@@ -140,7 +140,11 @@ class KernelExecutor:
                 )
             lost = tuple(v.name for v in self._variables) if state_lost else ()
             if state_lost and not self._closed:
-                await self._replace_kernel()
+                try:
+                    await self._replace_kernel()
+                except WeaverError as exc:
+                    # The result is still the session's to record; the next execution starts a kernel again.
+                    collector.stderr.add(f"\n[weaver] a new kernel could not be started yet: {exc}\n")
             elif not state_lost:
                 await self._after_execution(kernel, collector)
             return self._result(code, collector, outcome, note, lost, time.monotonic() - started)
