@@ -13,11 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-import weaver_gateway
 from weaver.testing.executor_conformance import *
 from weaver.testing.executor_conformance import AppHarness
-from weaver_gateway.executor import GatewayExecutor
-from weaver_gateway.testing import GatewayServer, enterprise_gateway_python, running_gateway
+from weaver_gateway.testing import GatewayServer, enterprise_gateway_python, harness, running_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -30,22 +28,9 @@ def enterprise_gateway() -> Iterator[GatewayServer]:
         assert left == [], f"kernels left on Enterprise Gateway after the tests: {left}"
 
 
-def _kernel_id(executor: object) -> str | None:
-    assert isinstance(executor, GatewayExecutor)
-    return executor.kernel_id
-
-
 @pytest.fixture(scope="module")
 def executor_harness(enterprise_gateway: GatewayServer, tmp_path_factory: pytest.TempPathFactory) -> AppHarness:
-    return AppHarness(
-        tmp_path_factory.mktemp("enterprise-conformance"),
-        "gateway",
-        extensions=[weaver_gateway],
-        tables={"gateway": enterprise_gateway.config(kernel_username="weaver")},
-        execution={"executor": "gateway", "pool_size": 0},
-        kernel_of_executor=_kernel_id,
-        running=lambda kernel: kernel in enterprise_gateway.kernels(),
-    )
+    return harness(enterprise_gateway, tmp_path_factory.mktemp("enterprise-conformance"), kernel_username="weaver")
 
 
 @pytest.fixture(autouse=True)

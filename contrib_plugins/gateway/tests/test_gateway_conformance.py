@@ -7,29 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-import weaver_gateway
 from weaver.testing.executor_conformance import *
 from weaver.testing.executor_conformance import AppHarness
-from weaver_gateway.executor import GatewayExecutor
-from weaver_gateway.testing import GatewayServer
-
-
-def _kernel_id(executor: object) -> str | None:
-    assert isinstance(executor, GatewayExecutor)
-    return executor.kernel_id
+from weaver_gateway.testing import GatewayServer, harness
 
 
 @pytest.fixture(scope="module")
 def executor_harness(kernel_gateway: GatewayServer, tmp_path_factory: pytest.TempPathFactory) -> AppHarness:
-    return AppHarness(
-        tmp_path_factory.mktemp("gateway-conformance"),
-        "gateway",
-        extensions=[weaver_gateway],
-        tables={"gateway": kernel_gateway.config()},
-        execution={"executor": "gateway", "pool_size": 0},
-        kernel_of_executor=_kernel_id,
-        running=lambda kernel: kernel in kernel_gateway.kernels(),
-    )
+    return harness(kernel_gateway, tmp_path_factory.mktemp("gateway-conformance"))
 
 
 @pytest.fixture(autouse=True)

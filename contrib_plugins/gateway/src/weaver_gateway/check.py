@@ -67,9 +67,8 @@ async def _round_trip(config: Config, plugins: Sequence[PluginSpec]) -> list[Row
             start_s = time.monotonic() - started
             begun = time.monotonic()
             result = await executor.execute(
-                f"print({PROBE}('plugin ok'))\n"
                 "import importlib.metadata, json, os\n"
-                "print(json.dumps([importlib.metadata.version('weaver-core'), os.getuid()]))"
+                f"print(json.dumps([{PROBE}('plugin ok'), importlib.metadata.version('weaver-core'), os.getuid()]))"
             )
             execute_s = time.monotonic() - begun
         except Exception as exc:  # noqa: BLE001 - the check reports any failure as text
@@ -78,11 +77,13 @@ async def _round_trip(config: Config, plugins: Sequence[PluginSpec]) -> list[Row
             await executor.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    lines = result.stdout.splitlines()
-    if not result.ok or len(lines) < 2 or lines[0] != "plugin ok":
-        error = f"{result.error.type}: {result.error.message}" if result.error else result.stdout[-500:]
-        return [("gateway kernel", "fail", f"the plugin round trip failed: {error}")]
-    remote, uid = json.loads(lines[1])
+    try:
+        echoed, remote, uid = json.loads(result.stdout) if result.ok else (None, None, None)
+    except ValueError:
+        echoed = remote = uid = None
+    if echoed != "plugin ok":
+        why = f"{result.error.type}: {result.error.message}" if result.error else result.stdout[-500:]
+        return [("gateway kernel", "fail", f"the plugin round trip failed: {why}")]
     rows: list[Row] = [
         ("gateway kernel", "ok", f"started in {start_s:.2f} s, a plugin's source sent and called in {execute_s * 1000:.0f} ms"),
         (

@@ -206,3 +206,25 @@ def enterprise_gateway_python(cache: Path | None = None) -> str:
         raise RuntimeError(f"pip could not install {ENTERPRISE_GATEWAY}:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
     (target / "ready").write_text(ENTERPRISE_GATEWAY + "\n")
     return str(python)
+
+
+def harness(server: GatewayServer, project_dir: Path, **gateway: Any) -> Any:
+    """The conformance suite's harness (:mod:`weaver.testing.executor_conformance`) for the
+    gateway executor on ``server``; ``gateway`` adds ``[gateway]`` values."""
+    import weaver_gateway
+    from weaver.testing.executor_conformance import AppHarness
+    from weaver_gateway.executor import GatewayExecutor
+
+    def kernel_id(executor: object) -> str | None:
+        assert isinstance(executor, GatewayExecutor)
+        return executor.kernel_id
+
+    return AppHarness(
+        project_dir,
+        "gateway",
+        extensions=[weaver_gateway],
+        tables={"gateway": server.config(**gateway)},
+        execution={"executor": "gateway", "pool_size": 0},
+        kernel_of_executor=kernel_id,
+        running=lambda kernel: kernel in server.kernels(),
+    )

@@ -1,0 +1,99 @@
+"""The gateway executor inside an App: the warm pool, sessions that close, a host that exits
+without closing, and the ``[gateway]`` table's validation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import weaver_gateway
+from weaver.engine import App
+from weaver.errors import ConfigError
+from weaver.extensions import load_extensions, make_plugin_manager, register
+from weaver_gateway.testing import KERNEL_NAME, GatewayServer
+
+
+def gateway_app(project: Path, url: str, token: str, **execution: object) -> App:
+    """An App whose sessions run code on the gateway at ``url``, the token from the environment."""
+    pm = make_plugin_manager()
+    load_extensions(pm, only=(), entry_points=())
+    register(pm, weaver_gateway)
+    return App(
+        project,
+        plugin_manager=pm,
+        environ={"WEAVER_GATEWAY__TOKEN": token},
+        execution={"executor": "gateway", "pool_size": 0, **execution},
+        gateway={"url": url, "kernel_name": KERNEL_NAME},
+        session={"roles": []},
+    )
+
+
+def test_sessions_take_warm_kernels_from_the_pool_and_nothing_is_left(no_kernel_left: GatewayServer, tmp_path: Path) -> None:
+    app = gateway_app(tmp_path, no_kernel_left.url, no_kernel_left.token, pool_size=1)
+    try:
+        app.warm_up(wait=True)
+        (warm,) = no_kernel_left.kernels()
+        first = app.session()
+        result = app.run(first.execute("import os\nos.getcwd().endswith('/cwd')"))
+        assert result.ok and result.value_repr == "True", result
+        assert warm in no_kernel_left.kernels()  # the session runs in the kernel started ahead of time
+        second = app.session()
+        assert app.run(second.execute("'x' in globals()")).value_repr == "False"  # never a shared kernel
+        first.close()
+        assert warm not in no_kernel_left.kernels()  # a closed session's kernel is deleted
+    finally:
+        app.close()
+
+
+def test_a_host_that_exits_without_closing_deletes_its_kernels(no_kernel_left: GatewayServer, tmp_path: Path) -> None:
+    script = tmp_path / "host.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys
+            from pathlib import Path
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_gateway_sessions import gateway_app
+            from weaver_gateway.testing import KERNEL_NAME, GatewayServer
+
+            server = GatewayServer.__new__(GatewayServer)
+            server.port, server.token = {no_kernel_left.port}, {no_kernel_left.token!r}
+            app = gateway_app(Path({str(tmp_path)!r}), server)
+            session = app.session()
+            print(app.run(session.execute("6 * 7")).value_repr, flush=True)
+            os._exit(0) if len(sys.argv) > 1 else sys.exit(0)  # no close: the exit handler deletes the kernel
+            """
+        )
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, check=False, env={**os.environ, "TOKEN": no_kernel_left.token})
+    assert done.returncode == 0 and done.stdout.strip() == "42", done.stderr
+    assert no_kernel_left.kernels() == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"url": "ftp://gateway"}, "url"),
+        ({"url": "http://user:pw@gateway"}, "url"),
+        ({"env": ["OK_NAME", "BAD*"]}, "env"),
+        ({"headers": ["no colon"]}, "headers"),
+        ({"headers": ["Authorization: token sneaky"]}, "headers"),
+        ({"connect_timeout_s": 0}, "connect_timeout_s"),
+        ({"request_timeout_s": -1}, "request_timeout_s"),
+        ({"reconnect_attempts": -1}, "reconnect_attempts"),
+        ({"max_transfer_mb": 0}, "max_transfer_mb"),
+        ({"kernel_username": "root; rm"}, "kernel_username"),
+    ],
+)
+def test_the_gateway_table_refuses_bad_values_naming_the_key(tmp_path: Path, settings: dict[str, object], key: str) -> None:
+    pm = make_plugin_manager()
+    load_extensions(pm, only=(), entry_points=())
+    register(pm, weaver_gateway)
+    with pytest.raises(ConfigError) as caught:
+        App(tmp_path, plugin_manager=pm, environ={}, gateway=settings)
+    assert key in str(caught.value)
