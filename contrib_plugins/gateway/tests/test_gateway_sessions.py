@@ -59,18 +59,16 @@ def test_a_host_that_exits_without_closing_deletes_its_kernels(no_kernel_left: G
             from pathlib import Path
             sys.path.insert(0, {str(Path(__file__).parent)!r})
             from test_gateway_sessions import gateway_app
-            from weaver_gateway.testing import KERNEL_NAME, GatewayServer
 
-            server = GatewayServer.__new__(GatewayServer)
-            server.port, server.token = {no_kernel_left.port}, {no_kernel_left.token!r}
-            app = gateway_app(Path({str(tmp_path)!r}), server)
+            app = gateway_app(Path({str(tmp_path)!r}), {no_kernel_left.url!r}, os.environ["TOKEN"])
             session = app.session()
             print(app.run(session.execute("6 * 7")).value_repr, flush=True)
-            os._exit(0) if len(sys.argv) > 1 else sys.exit(0)  # no close: the exit handler deletes the kernel
+            sys.exit(0)  # no close: the exit handler deletes the kernel
             """
         )
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, check=False, env={**os.environ, "TOKEN": no_kernel_left.token})
+    env = {**os.environ, "TOKEN": no_kernel_left.token}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, check=False, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "42", done.stderr
     assert no_kernel_left.kernels() == []
 
