@@ -60,7 +60,7 @@ HEADER_LINES = ("> %s: %s", "< %s: %s")
 """How the websocket library logs the handshake's headers, the token's among them."""
 
 
-class _Quiet(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _Quiet(logging.LoggerAdapter):
     """The websocket library's logger without the handshake's header lines."""
 
     def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:

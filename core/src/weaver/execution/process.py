@@ -218,10 +218,10 @@ class KernelProcess(KernelChannel):
         return str(msg["header"]["msg_id"])
 
     async def _next_iopub(self, timeout: float) -> dict[str, Any]:
-        return await self.client.get_iopub_msg(timeout=timeout)  # type: ignore[no-any-return]
+        return await self.client.get_iopub_msg(timeout=timeout)
 
     async def _next_shell(self, timeout: float) -> dict[str, Any]:
-        return await self.client.get_shell_msg(timeout=timeout)  # type: ignore[no-any-return]
+        return await self.client.get_shell_msg(timeout=timeout)
 
     # ---- process -----------------------------------------------------------------------
 
