@@ -3,6 +3,7 @@ without closing, and the ``[gateway]`` table's validation."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -95,3 +96,20 @@ def test_the_gateway_table_refuses_bad_values_naming_the_key(tmp_path: Path, set
     with pytest.raises(ConfigError) as caught:
         App(tmp_path, plugin_manager=pm, environ={}, gateway=settings)
     assert key in str(caught.value)
+
+
+def test_the_token_is_in_no_log_line_even_at_debug_level(
+    no_kernel_left: GatewayServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx2, websockets (whose debug log prints the handshake's headers) and Weaver's own
+    loggers, all at DEBUG, through a session's whole life."""
+    caplog.set_level(logging.DEBUG)
+    app = gateway_app(tmp_path, no_kernel_left.url, no_kernel_left.token)
+    try:
+        session = app.session()
+        assert app.run(session.execute("print('hello')")).stdout == "hello\n"
+        session.close()
+    finally:
+        app.close()
+    assert no_kernel_left.token not in caplog.text
+    assert any(r.name == "weaver.gateway.websocket" and r.msg.startswith("> GET") for r in caplog.records)  # it did log

@@ -57,15 +57,16 @@ BACKOFF_S = 0.5
 
 
 HEADER_LINES = ("> %s: %s", "< %s: %s")
-"""How the websocket library logs the handshake's headers, the token's among them."""
+"""How the websocket library logs the handshake's headers, the token's and [gateway] headers' among them."""
 
 
-class _Quiet(logging.LoggerAdapter):
-    """The websocket library's logger without the handshake's header lines."""
+def _no_headers(record: logging.LogRecord) -> bool:
+    return record.msg not in HEADER_LINES
 
-    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        if msg not in HEADER_LINES:
-            super().debug(msg, *args, **kwargs)
+
+WEBSOCKET_LOG = logging.getLogger("weaver.gateway.websocket")
+"""The websocket library's log for gateway channels: its lines, without the header lines."""
+WEBSOCKET_LOG.addFilter(_no_headers)
 
 
 def channels_url(config: GatewayConfig, kernel_id: str, session_id: str) -> str:
@@ -152,7 +153,7 @@ class GatewayKernel(KernelChannel):
                 open_timeout=self.gateway.connect_timeout_s,
                 max_size=MAX_MESSAGE,
                 proxy=None,
-                logger=_Quiet(logging.getLogger("websockets.client"), {}),
+                logger=WEBSOCKET_LOG,
                 **options,
             )
         except InvalidStatus as exc:
