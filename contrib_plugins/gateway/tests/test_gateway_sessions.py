@@ -113,3 +113,61 @@ def test_the_token_is_in_no_log_line_even_at_debug_level(
         app.close()
     assert no_kernel_left.token not in caplog.text
     assert any(r.name == "weaver.gateway.websocket" and r.msg.startswith("> GET") for r in caplog.records)  # it did log
+
+
+@pytest.mark.slow
+def test_files_the_code_writes_are_fetched_through_the_kernel(no_kernel_left: GatewayServer, tmp_path: Path) -> None:
+    from weaver.execution.executor import ExecutorSetup
+    from weaver.execution.files import UnsafePathError
+    from weaver_gateway.executor import GatewayExecutor
+
+    app = gateway_app(tmp_path, no_kernel_left.url, no_kernel_left.token)
+    session_dir = tmp_path / ".weaver" / "sessions" / "fetch"
+
+    async def scenario() -> tuple[Path, bytes, BaseException | None, BaseException | None]:
+        executor = GatewayExecutor.create(session_dir, app.config, ExecutorSetup("fetch"))
+        try:
+            written = await executor.execute(
+                "import os\nos.makedirs('report', exist_ok=True)\n"
+                "open('report/summary.csv', 'wb').write(bytes(range(256)) * 40000)"  # 10 MB: more than one part
+            )
+            assert written.ok, written
+            host = await executor.fetch_file("report/summary.csv")
+            escapes = missing = None
+            try:
+                await executor.fetch_file("../../etc/passwd")
+            except UnsafePathError as exc:
+                escapes = exc
+            try:
+                await executor.fetch_file("nothing-here.txt")
+            except Exception as exc:  # noqa: BLE001 - what it raises is checked below
+                missing = exc
+            return host, host.read_bytes(), escapes, missing
+        finally:
+            await executor.close()
+
+    try:
+        host, data, escapes, missing = app.run(scenario())
+    finally:
+        app.close()
+    assert host == session_dir / "cwd" / "report" / "summary.csv"
+    assert data == bytes(range(256)) * 40000
+    assert escapes is not None
+    assert missing is not None and "FileNotFoundError" in str(missing)
+
+
+@pytest.mark.slow
+def test_an_upload_larger_than_one_part_arrives_whole(no_kernel_left: GatewayServer, tmp_path: Path) -> None:
+    """A gateway takes at most 10 MiB in one websocket message: uploads travel in parts of 4 MiB."""
+    app = gateway_app(tmp_path, no_kernel_left.url, no_kernel_left.token)
+    try:
+        session = app.session()
+        session.paths.create()
+        payload = os.urandom(9 * 1024 * 1024)
+        (session.cwd / "big.bin").write_bytes(payload)
+        result = app.run(session.execute("import hashlib\ndata = open('big.bin', 'rb').read()\nlen(data), hashlib.sha256(data).hexdigest()"))
+        import hashlib
+
+        assert result.ok and result.value_repr == repr((len(payload), hashlib.sha256(payload).hexdigest())), result
+    finally:
+        app.close()
