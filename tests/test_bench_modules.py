@@ -105,3 +105,10 @@ def test_the_install_benchmark_runs_only_when_named(
     assert runner.main(["--repeats", "1", "--output", str(tmp_path / "report.json")]) == 0
     assert "skipping bench_install: slow, runs only when named (--only bench_install)" in capsys.readouterr().err
     assert load("bench_install").SLOW is True
+
+
+def test_gateway_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    by_name = well_formed(runner, "bench_gateway", load("bench_gateway").run(1))
+    for name in ("gateway executor: round trip", "gateway executor: first result", "gateway executor: round trip, against local"):
+        assert by_name[name]["ratio"] is not None  # baselines measured in the same run
+        assert by_name[name]["samples"][0] > 0

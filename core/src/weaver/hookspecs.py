@@ -177,6 +177,11 @@ def weaver_llm_backends() -> Iterable[LLMBackendSpec]:
 def weaver_executors() -> Iterable[ExecutorSpec]:
     """Declare code executors, selected with ``[execution] executor = "name"``.
 
+    An executor over Jupyter kernels reuses :class:`weaver.execution.kernel.KernelExecutor`
+    with a :class:`weaver.execution.channel.KernelChannel` of its own (as ``weaver-gateway``
+    does); ``weaver.testing.executor_conformance`` is the suite it should pass. The spec's
+    optional ``warm_up`` and ``check`` serve ``App.warm_up()`` and ``weaver doctor``.
+
     Example::
 
         @weaver.hookimpl

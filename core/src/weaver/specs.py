@@ -84,11 +84,19 @@ class ExecutorSpec:
 
     ``setup`` is a :class:`weaver.execution.ExecutorSetup` (session id, plugins to bind,
     plugin call budget); the executor follows :class:`weaver.execution.Executor`.
+
+    Two optional callables, used when this is the configured executor: ``warm_up(config,
+    wait)``, a coroutine that starts kernels ahead of time (``App.warm_up()``), and
+    ``check(config, plugins)``, a coroutine returning ``weaver doctor``'s rows for it as
+    ``(name, status, detail)`` with status ``ok``, ``info``, ``warn`` or ``fail`` (the local
+    executor's own check runs otherwise).
     """
 
     name: str
     factory: Callable[..., Any]
     description: str = ""
+    warm_up: Callable[..., Any] | None = None
+    check: Callable[..., Any] | None = None
 
 
 @attrs.frozen

@@ -102,6 +102,11 @@ def check_kernel(state: CliState) -> list[Check]:
     from weaver.execution.check import check_kernel as run_check
 
     app = state.app()
+    name = app.config.table("execution").executor
+    spec = app.registry.executors.get(name)
+    if name != "local" and spec is not None and spec.check is not None:
+        # Another executor's kernels are not this machine's: it checks them itself.
+        return [Check(*row) for row in asyncio.run(spec.check(app.config, app.plugins.specs))]
     result = asyncio.run(run_check(app.config, app.plugins.specs))
     where = "in the bwrap sandbox" if result.sandbox == "bwrap" else "without a sandbox"
     if not result.ok:

@@ -214,7 +214,7 @@ class App:
         from weaver.execution.service import warm_up  # kernels' code only where kernels are used
 
         self.used_kernels()
-        future = self._loop.submit(warm_up(self.config, wait))
+        future = self._loop.submit(warm_up(self.config, wait, self.registry.executors))
         if wait:
             future.result()
 

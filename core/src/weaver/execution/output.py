@@ -23,7 +23,7 @@ from typing import Any
 
 from weaver.execution.files import UnsafePathError, write_new
 from weaver.execution.result import Display, ErrorInfo
-from weaver.execution.runtime import REPORT_MIME, SETUP_MIME
+from weaver.execution.runtime import REPORT_MIME, SETUP_MIME, TRANSFER_MIME
 
 log = logging.getLogger("weaver.execution")
 
@@ -119,7 +119,7 @@ class Collector:
         self.error: ErrorInfo | None = None
         self.displays: list[Display] = []
         self.saved: list[tuple[str, str]] = []
-        self.reports: dict[str, list[dict[str, Any]]] = {REPORT_MIME: [], SETUP_MIME: []}
+        self.reports: dict[str, list[dict[str, Any]]] = {REPORT_MIME: [], SETUP_MIME: [], TRANSFER_MIME: []}
         self.idle = False
         self.reply: dict[str, Any] | None = None
 
@@ -160,7 +160,7 @@ class Collector:
         return text
 
     def _display(self, data: dict[str, Any]) -> None:
-        for mime in (REPORT_MIME, SETUP_MIME):
+        for mime in self.reports:
             if mime in data:
                 self.reports[mime].append(data[mime])
                 return

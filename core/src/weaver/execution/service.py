@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from weaver.errors import UnknownNameError
@@ -115,9 +115,9 @@ class SessionExecution:
             await executor.close()
 
 
-async def warm_up(config: Config, wait: bool = False) -> None:
-    """Fill the local executor's warm pool, when it is the configured executor and its
-    kernels may be started before their session is known."""
+async def warm_up(config: Config, wait: bool = False, executors: Mapping[str, ExecutorSpec] | None = None) -> None:
+    """Fill the configured executor's warm pool: the local executor's where its kernels may
+    be started before their session is known, another's through its spec's ``warm_up``."""
     execution = config.table("execution")
     if execution.executor == "local":
         from weaver.execution.boundary import shared_kernels_allowed, site_for
@@ -125,6 +125,10 @@ async def warm_up(config: Config, wait: bool = False) -> None:
 
         if shared_kernels_allowed(execution):
             await fill(execution, site_for(config), wait)
+        return
+    spec = (executors or {}).get(execution.executor)
+    if spec is not None and spec.warm_up is not None:
+        await spec.warm_up(config, wait)
 
 
 async def close_pools() -> None:
