@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from weaver.model import as_tuple
+
+if TYPE_CHECKING:
+    from weaver.plugins.schema import PluginSchema
 
 
 @attrs.frozen
@@ -55,6 +58,11 @@ class PluginSpec:
     context in the kernel and never a prompt or a log (so it is left out of ``repr``).
     ``path`` is a directory the kernel puts on ``sys.path`` before importing ``target``
     (a project's plugins folder); ``None`` for installed modules.
+
+    ``host`` makes it a *host plugin*: ``target`` runs on the host, with ``config``, and
+    the kernel holds a typed stub whose calls the host answers (see
+    :mod:`weaver.plugins.host`), so its secrets never enter the kernel and its calls pass
+    the host's guards. The plugin loader fills ``schema`` (what the model is told).
     """
 
     name: str
@@ -67,6 +75,9 @@ class PluginSpec:
     """What one call costs, in the currency of the ``[llm]`` prices, when the plugin knows
     (a paid API); ``[approval] code = "risky"`` asks before code calls a plugin over
     ``[approval] plugin_cost_over``."""
+    host: bool = False
+    schema: PluginSchema | None = attrs.field(default=None, eq=False, repr=False)
+    """The schema the loader found (``None`` before loading)."""
 
 
 @attrs.frozen
@@ -88,6 +99,20 @@ class ExecutorSpec:
 
     name: str
     factory: Callable[..., Any]
+    description: str = ""
+
+
+@attrs.frozen
+class PluginSourceSpec:
+    """A source of host plugins found at run time, such as one MCP server's tools.
+
+    ``factory()`` returns a :class:`weaver.plugins.sources.PluginSource`; an App calls it
+    once, when its plugins are first needed, and closes the source when it closes. Each of
+    the source's tools becomes the host plugin ``<name>.<tool>``.
+    """
+
+    name: str
+    factory: Callable[[], Any]
     description: str = ""
 
 

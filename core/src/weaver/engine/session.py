@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.execution.service import SessionExecution
     from weaver.memory import CompressedMemory, MemoryBudget
+    from weaver.plugins.host import HostCalls
 
 log = logging.getLogger("weaver.engine")
 
@@ -323,7 +324,10 @@ class Session:
             from weaver.execution.pipeline import CodePipeline
 
             self._pipeline = CodePipeline(
-                self.app.hooks, lambda code, budget: self._execute(code, budget), variables=lambda: self.variables()
+                self.app.hooks,
+                lambda code, budget, host: self._execute(code, budget, host),
+                variables=lambda: self.variables(),
+                host_calls=self.host_calls,
             )
         return await self._pipeline.run(code, mode, ctx)
 
@@ -334,8 +338,25 @@ class Session:
         if any(spec.runs_code for spec in self._role_specs.values()):
             self._spawn(self._session_execution().start())
 
-    async def _execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
-        result = await self._session_execution().execute(code, plugin_budget)
+    def host_calls(self, ctx: HookContext) -> HostCalls | None:
+        """The answerer of one execution's host plugin calls on behalf of ``ctx``'s role
+        (``None`` when the App has no host plugins)."""
+        runner = self.app.host_runner
+        if not runner.plugins:
+            return None
+        from weaver.plugins.host import HostCalls, HostPlace  # only in sessions with host plugins
+
+        place = HostPlace(self.id, self.paths.cwd, self.paths.artifacts)
+        return HostCalls(ctx, self.app.hooks, runner, place, self.app.host_replay())
+
+    async def _execute(
+        self, code: str, plugin_budget: dict[str, Any] | None = None, host: HostCalls | None = None
+    ) -> ExecutionResult:
+        if host is None:  # the host program's own code: its host plugin calls are the user's
+            host = self.host_calls(self.hook_context(USER))
+        result = await self._session_execution().execute(code, plugin_budget, host_calls=host)
+        if host is not None:
+            result = attrs.evolve(result, plugin_calls=host.reported(result.plugin_calls))
         round_id = self._current.round.id if self._current is not None else None
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result

@@ -28,7 +28,7 @@ from weaver.execution import files
 from weaver.execution.boundary import KernelSite, site_for
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import ExecutionCancelled, ExecutorSetup, KernelStartError, plugin_payload
-from weaver.execution.output import Collector, OutputCallback
+from weaver.execution.output import Collector, InputHandler, OutputCallback
 from weaver.execution.pool import KernelPool, pool_for
 from weaver.execution.process import KernelDied, KernelProcess, install_code
 from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
@@ -65,7 +65,8 @@ class LocalExecutor:
         return executor
 
     def _plugin_dirs(self) -> list[str]:
-        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path]
+        # A host plugin's folder stays out of the kernel's reach: only its stub is there.
+        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path and not p.host]
 
     @property
     def kernel_pid(self) -> int | None:
@@ -81,15 +82,21 @@ class LocalExecutor:
             await self._ensure_kernel()
 
     async def execute(
-        self, code: str, *, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str,
+        *,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host_calls: InputHandler | None = None,
     ) -> ExecutionResult:
         """Run ``code``; ``on_output(stream_name, text)`` is called as its stdout and stderr
-        arrive (within the same caps as the result's)."""
+        arrive (within the same caps as the result's), and ``host_calls`` answers the host
+        plugin calls the code makes (:mod:`weaver.plugins.host`)."""
         async with self._lock:
             budget = {BUDGET_KEY: plugin_budget} if plugin_budget is not None else {}
-            kernel, collector = await self._ensure_kernel(code, budget, on_output)
+            kernel, collector = await self._ensure_kernel(code, budget, on_output, host_calls)
             if collector is None:
-                collector = self._submit(kernel, code, metadata=budget, on_output=on_output)
+                collector = self._submit(kernel, code, metadata=budget, on_output=on_output, on_input=host_calls)
             started = time.monotonic()
             outcome, state_lost, note = "ok", False, None
             try:
@@ -131,7 +138,11 @@ class LocalExecutor:
     # ---- kernels -----------------------------------------------------------------------
 
     async def _ensure_kernel(
-        self, code: str | None = None, metadata: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> tuple[KernelProcess, Collector | None]:
         """The session's kernel, started or taken and set up if there is none yet.
 
@@ -151,7 +162,9 @@ class LocalExecutor:
             prepare_session(self.paths, kernel)
             setup = self._setup()
             if code is not None and kernel.on_hold:
-                first = self._submit(kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output)
+                first = self._submit(
+                    kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output, on_input=on_input
+                )
                 await kernel.wait_setting_up(first, until=lambda c: bool(c.reports[SETUP_MIME]))
                 if not first.reports[SETUP_MIME]:
                     # This kernel's ipykernel does not pass request metadata on: it refused
@@ -175,9 +188,15 @@ class LocalExecutor:
         code: str,
         metadata: dict[str, Any] | None = None,
         on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> Collector:
         return kernel.submit(
-            code, silent=False, artifacts_dir=self.paths.artifacts, metadata=metadata, on_output=on_output
+            code,
+            silent=False,
+            artifacts_dir=self.paths.artifacts,
+            metadata=metadata,
+            on_output=on_output,
+            on_input=on_input,
         )
 
     async def _new_kernel(self) -> KernelProcess:

@@ -33,6 +33,8 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
@@ -43,7 +45,7 @@ from weaver.execution.executor import KernelStartError
 from weaver.execution.identity import KernelUser
 from weaver.execution.limits import kernel_env, rlimits
 from weaver.execution.logtail import LogTail
-from weaver.execution.output import Collector, OutputCallback
+from weaver.execution.output import Collector, InputHandler, OutputCallback
 from weaver.execution.runtime import landlock
 from weaver.execution.runtime.launch import FAILED
 from weaver.execution.runtime.supervisor import kill_tree
@@ -233,15 +235,19 @@ class KernelProcess:
         artifacts_dir: Path | None,
         metadata: dict[str, Any] | None = None,
         on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> Collector:
         """Send an execute request (with ``metadata`` for the kernel, if given); its messages
-        are gathered by :meth:`wait`, and its output passed to ``on_output`` as it arrives."""
+        are gathered by :meth:`wait`, its output passed to ``on_output`` as it arrives, and
+        its host-plugin calls answered by ``on_input`` (see :mod:`weaver.execution.output`)."""
         content = {
             "code": code,
             "silent": silent,
             "store_history": not silent,
             "user_expressions": {},
-            "allow_stdin": False,
+            # User code may ask the host (host plugins, input()); the Collector answers every
+            # request at once or through the host's guards, so nothing waits for a person.
+            "allow_stdin": not silent,
             "stop_on_error": False,
         }
         msg = self.client.session.msg("execute_request", content, metadata=metadata)
@@ -252,6 +258,7 @@ class KernelProcess:
             max_value_chars=self.config.max_value_chars,
             artifacts_dir=artifacts_dir,
             on_output=on_output,
+            on_input=on_input,
         )
 
     async def wait(
@@ -263,13 +270,26 @@ class KernelProcess:
         arrived; call again to go on waiting) and :class:`KernelDied` if the process exits.
         """
         deadline = time.monotonic() + timeout
+        poller = zmq.asyncio.Poller()
+        poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
+        poller.register(self.client.stdin_channel.socket, zmq.POLLIN)
         while not collector.done and not (until is not None and until(collector)):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             try:
                 if not collector.idle:
-                    collector.add(await self.client.get_iopub_msg(timeout=min(POLL_S, remaining)))
+                    ready = dict(await poller.poll(int(min(POLL_S, remaining) * 1000)))
+                    if self.client.stdin_channel.socket in ready:
+                        paused = collector.paused_s
+                        value = await collector.answer_input(await self.client.get_stdin_msg(timeout=0), deadline)
+                        if value is not None:
+                            self.client.input(value)
+                        deadline += collector.paused_s - paused
+                    elif ready:
+                        collector.add(await self.client.get_iopub_msg(timeout=0))
+                    elif not await self.is_alive():
+                        raise KernelDied
                 else:
                     reply = await self.client.get_shell_msg(timeout=min(POLL_S, remaining))
                     if reply.get("parent_header", {}).get("msg_id") == collector.msg_id:
