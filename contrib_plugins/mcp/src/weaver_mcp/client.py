@@ -107,20 +107,24 @@ class McpServer:
     def close(self) -> None:
         """Stop the server and the connection's thread."""
         with self._lock:
-            loop, self._loop = self._loop, None
-            if loop is None:
-                return
-            if self._stop is not None:
-                loop.call_soon_threadsafe(self._stop.set)
-            if self._serving is not None:
-                with contextlib.suppress(Exception):
-                    self._serving.result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=10)
-            loop.close()
-            if self._stderr is not None:
-                self._stderr.close()
+            self._teardown()
+
+    def _teardown(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        if self._stop is not None:
+            loop.call_soon_threadsafe(self._stop.set)
+        if self._serving is not None:
+            with contextlib.suppress(BaseException):
+                self._serving.result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        loop.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     # ---- the connection, on its own loop --------------------------------------------
 
@@ -139,10 +143,14 @@ class McpServer:
         self._serving = asyncio.run_coroutine_threadsafe(self._serve(ready), loop)
         try:
             ready.result(timeout=self.settings.startup_timeout_s)
-        except TimeoutError:
-            raise McpServerError(self._why(f"did not answer within {self.settings.startup_timeout_s:g} s")) from None
         except Exception as exc:  # noqa: BLE001 - whatever stops the server is reported with its stderr
-            raise McpServerError(self._why(_describe(exc))) from None
+            # The next listing (weaver doctor's, a later App's) starts afresh.
+            what = f"did not answer within {self.settings.startup_timeout_s:g} s" if isinstance(exc, TimeoutError) else _describe(exc)
+            if self._stderr is not None:
+                self._stderr.close()  # what the server wrote before it failed, read to its end
+            error = McpServerError(self._why(what))
+            self._teardown()
+            raise error from None
 
     async def _serve(self, ready: Future[None]) -> None:
         from mcp import Client, StdioServerParameters

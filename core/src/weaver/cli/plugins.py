@@ -35,7 +35,7 @@ def where(status: PluginStatus, project_dir: Path) -> str:
 
     if status.origin is PluginOrigin.extension:
         return f"{status.source} ({status.distribution})" if status.distribution else status.source
-    if status.origin is PluginOrigin.config:
+    if status.origin in (PluginOrigin.config, PluginOrigin.source):
         return status.source
     path = Path(status.source)
     shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
