@@ -51,11 +51,20 @@ def serve(ctx: typer.Context) -> None:
 def build_server(app: App) -> MCPServer:
     """An MCP server whose tools work on ``app``'s sessions."""
     from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from weaver.errors import WeaverError
 
     server: MCPServer = MCPServer("weaver", instructions="Weaver: a Planner and a CodeInterpreter with a stateful Python kernel.")
     sessions: dict[str, Session] = {}
 
     def session(session_id: str | None) -> Session:
+        try:
+            return opened(session_id)
+        except WeaverError as exc:  # a configuration or an unknown session: the client is told why
+            raise ToolError(str(exc)) from None
+
+    def opened(session_id: str | None) -> Session:
         if session_id is None:
             created = app.session()
             sessions[created.id] = created
@@ -70,7 +79,10 @@ def build_server(app: App) -> MCPServer:
     ) -> dict[str, Any]:
         """Run one request in a Weaver session (a new one unless session_id names a stored one):
         plan, code in a stateful Python kernel, answer."""
-        app.preflight()
+        try:
+            app.preflight()
+        except WeaverError as exc:
+            raise ToolError(str(exc)) from None
         chosen = session(session_id)
         finished = await chosen.asend_message(request)
         return {
@@ -109,9 +121,9 @@ def build_server(app: App) -> MCPServer:
         """One artifact of a session: text files as text, others as base64."""
         data = read_artifact(session(session_id).artifacts_dir, path)
         if data is None:
-            raise ValueError(f"no artifact {path!r} in session {session_id}; list_artifacts names them")
+            raise ToolError(f"no artifact {path!r} in session {session_id}; list_artifacts names them")
         if len(data) > MAX_FETCH_BYTES:
-            raise ValueError(f"{path} is larger than {MAX_FETCH_BYTES} bytes")
+            raise ToolError(f"{path} is larger than {MAX_FETCH_BYTES} bytes")
         mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
         try:
             return {"path": path, "mime": mime, "text": data.decode("utf-8")}
