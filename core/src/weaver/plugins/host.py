@@ -50,10 +50,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from weaver.approvals import ApprovalKind, ApprovalRequest
+from weaver.errors import PluginLoadError
 from weaver.events import EventType
 from weaver.execution.output import InputAnswer
 from weaver.execution.runtime.plugins import PARTIAL_RESULTS_NAME, WARN_SHARE, PluginContext, load_target, running
-from weaver.plugins import budget, wire
+from weaver.plugins import budget, taskweaver_compat, taskweaver_format, wire
 from weaver.plugins.records import LoadedPlugin, PluginOrigin
 from weaver.plugins.sources import HostReplay, PluginSources
 
@@ -98,7 +99,7 @@ class HostRunner:
             return await self._sources.call(source, tool, arguments)
         spec = plugin.spec
         if spec.name not in self._targets:
-            self._targets[spec.name] = load_target(spec.target, spec.path)
+            self._targets[spec.name] = host_target(plugin)
         target = self._targets[spec.name]
         ctx = PluginContext(
             spec.name,
@@ -114,6 +115,26 @@ class HostRunner:
             with running(ctx):
                 return await _collected_async(await function(**arguments))
         return await asyncio.to_thread(_call_sync, function, ctx, arguments)
+
+
+def host_target(plugin: LoadedPlugin) -> Any:
+    """The function (or class) of ``plugin`` on the host. A project's plugin file is imported
+    under a private module name (as the loader reads it), never by its own name from the
+    front of ``sys.path``, so it shadows nothing of the host's and two projects' files of
+    one name do not meet."""
+    spec = plugin.spec
+    if plugin.origin not in (PluginOrigin.project, PluginOrigin.taskweaver) or spec.path is None:
+        return load_target(spec.target, spec.path)
+    module_name, _, attribute = spec.target.partition(":")
+    if plugin.origin is PluginOrigin.taskweaver:  # weaver.plugins.taskweaver_modules:<file>.<class>
+        module_name, _, attribute = attribute.partition(".")
+
+    def fail(message: str, name: str = spec.name) -> PluginLoadError:
+        return PluginLoadError(message, name=name, source=plugin.source)
+
+    with taskweaver_compat.collecting():
+        module = taskweaver_format.import_file(Path(spec.path) / f"{module_name}.py", fail, spec.name)
+    return getattr(module, attribute)
 
 
 def _call_sync(function: Any, ctx: PluginContext, arguments: Mapping[str, Any]) -> Any:
@@ -175,10 +196,10 @@ class HostCalls:
         if refused is not None:
             self._log(name, summary, started, ok=False, error="budget")
             return InputAnswer(_reply(call_id, error=refused))
-        paused = await self._approval(name, summary, plugin)
-        if isinstance(paused, dict):
-            self._log(name, summary, started, ok=False, error="rejected")
-            return InputAnswer(_reply(call_id, error=paused))
+        paused, rejected = await self._approval(name, summary)
+        if rejected is not None:
+            self._log(name, summary, started + paused, ok=False, error="rejected")
+            return InputAnswer(_reply(call_id, error=rejected), paused)
         answer, replayed = await self._answer(plugin, arguments, call_id, deadline + paused)
         reply = _reply(call_id, **answer, warning=self._warning(name))
         if len(reply) > MAX_RESULT_CHARS:
@@ -228,20 +249,21 @@ class HostCalls:
             return f"{used} of {limit} plugin calls allowed to `{name}` per {scope} are used"
         return None
 
-    async def _approval(self, name: str, summary: str, plugin: LoadedPlugin) -> float | dict[str, Any]:
-        """Seconds a person took to approve the call (0: no approval needed), or the refusal."""
+    async def _approval(self, name: str, summary: str) -> tuple[float, dict[str, Any] | None]:
+        """Seconds a person took to answer (0: no approval needed), and the refusal if they refused."""
         reasons = self.hooks.approval_reasons(ApprovalKind.plugin_call.value, summary, self.ctx)
         if not reasons:
-            return 0.0
+            return 0.0, None
         ctx = self.ctx
         asked = time.monotonic()
         ctx.status(f"waiting for approval of a call to {name}")
         request = ApprovalRequest(ApprovalKind.plugin_call, summary, tuple(reasons), ctx.role, ctx.round_id, ctx.step)
         answer = await ctx.approve(request)
+        waited = time.monotonic() - asked
         if not answer.approved:
             message = f"the user rejected the call: {answer.reason or 'no reason given'}"
-            return {"kind": "rejected", "type": "PluginCallRejected", "message": message}
-        return time.monotonic() - asked
+            return waited, {"kind": "rejected", "type": "PluginCallRejected", "message": message}
+        return waited, None
 
     async def _answer(
         self, plugin: LoadedPlugin, arguments: dict[str, Any], call_id: str, deadline: float

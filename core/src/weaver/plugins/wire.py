@@ -148,7 +148,7 @@ def from_json(data: Any) -> Any:
         frame = pandas.DataFrame(
             {position: _typed(pandas.Series(values, dtype=object), dtype, pandas) for position, (values, dtype) in enumerate(zip(data["data"], data["dtypes"]))}
         )
-        frame.columns = pandas.Index(columns, dtype=object) if columns else pandas.RangeIndex(0)
+        frame.columns = pandas.Index(columns) if columns else pandas.RangeIndex(0)
         if data["index"] is not None:
             frame.index = pandas.Index(data["index"])
         return frame

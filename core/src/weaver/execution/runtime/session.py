@@ -184,7 +184,8 @@ class KernelRuntime:
                 self.shell.user_ns[PARTIAL_RESULTS_NAME] = list(counter.results)
 
         for spec in specs:
-            stub = make_stub(spec, channel, counter.results.append, on_error)
+            # The counter's list at call time: it is a new one for every execution.
+            stub = make_stub(spec, channel, lambda result: counter.results.append(result), on_error)
             self.plugin_names.add(bind_host(self.shell.user_ns, spec["name"], stub))
 
     def cap_values(self) -> None:
