@@ -19,6 +19,7 @@ from weaver.events import Event, EventType
 from weaver.model import RoundState
 from weaver.testing import FakeOpenAIServer
 from weaver.testing.cli import run_weaver
+from weaver.testing.wire import code_reply, planner_reply
 from weaver_mcp.schema import tool_of, type_text
 
 pytestmark = pytest.mark.slow
@@ -31,24 +32,6 @@ summary = stats.summarize(rows=df.to_dict("records"), column="amount")
 doubled = pd.Series(stats.scale_values(df["amount"].tolist(), factor=3.0))
 print(summary["mean"], doubled.sum())
 """
-
-
-def planner(message: str, stop: str = "InProcess", send_to: str = CI) -> str:
-    return json.dumps(
-        {
-            "plan_reasoning": "Use the stats tools.",
-            "init_plan": "1. Summarize the amounts",
-            "plan": "1. Summarize the amounts",
-            "current_plan_step": "1. Summarize the amounts",
-            "stop": stop,
-            "send_to": send_to,
-            "message": message,
-        }
-    )
-
-
-def code(content: str) -> str:
-    return json.dumps({"thought": "Call the tools on the frame.", "reply_type": "python", "reply_content": content})
 
 
 def servers(command: str, calls: Path) -> dict[str, Any]:
@@ -74,10 +57,11 @@ def project(make_app: Any, register_plugin: Any, tmp_path: Path) -> Any:
 
 
 def replies() -> tuple[str, ...]:
+    plan = "1. Summarize the amounts"
     return (
-        planner("Summarize the amounts with the stats tools."),
-        code(CODE),
-        planner("The mean is 30 and the tripled total 270.", stop="Completed", send_to="User"),
+        planner_reply("Summarize the amounts with the stats tools.", plan=plan),
+        code_reply(CODE, "Call the tools on the frame."),
+        planner_reply("The mean is 30 and the tripled total 270.", plan=plan, stop="Completed", send_to="User"),
     )
 
 

@@ -12,13 +12,16 @@ This module is imported on every ``weaver`` command: it imports nothing of the S
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from weaver.hookspecs import hookimpl
 from weaver.specs import ConfigTable, PluginSourceSpec
-from weaver_mcp.config import McpConfig
+from weaver_mcp.config import McpConfig, ServerConfig
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import typer
 
     from weaver.config import Config
@@ -32,16 +35,18 @@ def weaver_config_tables() -> list[ConfigTable]:
 @hookimpl
 def weaver_plugin_sources(config: Config) -> list[PluginSourceSpec]:
     settings = config.table(McpConfig)
-
-    def factory(name: str) -> object:
-        from weaver_mcp.client import McpServer  # the SDK only when a server is used
-
-        return McpServer(name, settings.servers[name], config.project_dir)
-
     return [
-        PluginSourceSpec(name, lambda name=name: factory(name), server.description or f"the MCP server {name}")
+        PluginSourceSpec(
+            name, functools.partial(_server, name, server, config.project_dir), server.description or f"the MCP server {name}"
+        )
         for name, server in settings.servers.items()
     ]
+
+
+def _server(name: str, settings: ServerConfig, project_dir: Path) -> object:
+    from weaver_mcp.client import McpServer  # the SDK only when a server is used
+
+    return McpServer(name, settings, project_dir)
 
 
 @hookimpl

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TextIO, cast
 
 from weaver.plugins.sources import SourceTool
 from weaver_mcp.config import ServerConfig
@@ -44,7 +44,7 @@ class _Stderr:
 
     def __init__(self, name: str) -> None:
         read, write = os.pipe()
-        self.file: IO[str] = os.fdopen(write, "w")
+        self.file = cast(TextIO, os.fdopen(write, "w"))
         self.lines: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._log = logging.getLogger(f"weaver.mcp.{name}")
         self._thread = threading.Thread(target=self._drain, args=(read,), name=f"mcp-{name}-stderr", daemon=True)

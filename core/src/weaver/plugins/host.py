@@ -100,7 +100,7 @@ class HostRunner:
         spec = plugin.spec
         if spec.name not in self._targets:
             self._targets[spec.name] = host_target(plugin)
-        target = self._targets[spec.name]
+        target: Any = self._targets[spec.name]
         ctx = PluginContext(
             spec.name,
             spec.config,
@@ -110,7 +110,8 @@ class HostRunner:
             namespace={},
             logger=logging.getLogger(f"weaver.plugins.host.{spec.name}"),
         )
-        function = target(ctx) if inspect.isclass(target) else target
+        make: Any = target  # a class target is made with the context, as in the kernel
+        function: Any = make(ctx) if inspect.isclass(target) else target
         if inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(type(function).__call__):
             with running(ctx):
                 return await _collected_async(await function(**arguments))
