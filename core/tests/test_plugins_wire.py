@@ -124,7 +124,7 @@ def test_host_is_declared_by_decorator_yaml_or_config(tmp_path: Path, weaver_pm:
     assert placed["on_host"] is True and placed["in_kernel"] is True
     if host_key == "true":
         assert placed["tw_host"] is True
-        assert found.get("tw_host").spec.schema is not None
+        assert found.get("tw_host").spec.kernel_view["signature"] == "tw_host(x: int) -> int"
     else:
         status = next(s for s in found.statuses if s.name == "tw_host")
         assert status.state.value == "failed" and "'host' must be true or false" in status.detail

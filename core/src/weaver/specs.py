@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from weaver.model import as_tuple
-
-if TYPE_CHECKING:
-    from weaver.plugins.schema import PluginSchema
 
 
 @attrs.frozen
@@ -62,7 +59,7 @@ class PluginSpec:
     ``host`` makes it a *host plugin*: ``target`` runs on the host, with ``config``, and
     the kernel holds a typed stub whose calls the host answers (see
     :mod:`weaver.plugins.host`), so its secrets never enter the kernel and its calls pass
-    the host's guards. The plugin loader fills ``schema`` (what the model is told).
+    the host's guards.
     """
 
     name: str
@@ -76,8 +73,10 @@ class PluginSpec:
     (a paid API); ``[approval] code = "risky"`` asks before code calls a plugin over
     ``[approval] plugin_cost_over``."""
     host: bool = False
-    schema: PluginSchema | None = attrs.field(default=None, eq=False, repr=False)
-    """The schema the loader found (``None`` before loading)."""
+    kernel_view: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    """What the kernel shows of the plugin, as JSON values: its signature, docstring and
+    parameters (:meth:`weaver.plugins.schema.PluginSchema.kernel_payload`), which the loader
+    fills; a host plugin's stub is made from it."""
 
 
 @attrs.frozen

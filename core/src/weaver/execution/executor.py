@@ -97,7 +97,7 @@ def plugin_payload(plugin: PluginSpec) -> dict[str, Any]:
     A host plugin's payload has its schema, for the stub, and neither its target nor its
     configuration: those stay on the host.
     """
-    shown = plugin.schema.kernel_payload() if plugin.schema is not None else {}
+    shown = dict(plugin.kernel_view)
     if plugin.host:
         return {"name": plugin.name, "host": True, "batch": plugin.batch, **shown}
     return {

@@ -262,7 +262,8 @@ def _placed(item: LoadedPlugin, settings: PluginsConfig) -> LoadedPlugin:
     """``item`` with its schema on its spec, and on the host if anything says so."""
     host = item.spec.host or item.schema.host or item.name in settings.host
     schema = attrs.evolve(item.schema, host=host)
-    return attrs.evolve(item, schema=schema, spec=attrs.evolve(item.spec, host=host, schema=schema))
+    spec = attrs.evolve(item.spec, host=host, kernel_view=schema.kernel_payload())
+    return attrs.evolve(item, schema=schema, spec=spec)
 
 
 def _source_tools(

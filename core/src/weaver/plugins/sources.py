@@ -93,6 +93,7 @@ class PluginSources:
         self.specs = dict(specs)
         self._replay = replay
         self._live: dict[str, PluginSource] = {}
+        self._listed: dict[str, tuple[SourceTool, ...]] = {}
         self._closed = False
 
     @property
@@ -100,7 +101,13 @@ class PluginSources:
         return tuple(sorted(self.specs))
 
     def tools(self, name: str) -> tuple[SourceTool, ...]:
-        """The tools of source ``name``: recorded ones when replaying, else the live source's."""
+        """The tools of source ``name``: recorded ones when replaying, else the live source's;
+        listed (and recorded) once for the App."""
+        if name not in self._listed:
+            self._listed[name] = self._list(name)
+        return self._listed[name]
+
+    def _list(self, name: str) -> tuple[SourceTool, ...]:
         from weaver.serde import from_data, to_data
 
         replay = self._replay()
