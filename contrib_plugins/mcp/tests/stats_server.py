@@ -1,6 +1,7 @@
 """An MCP server for the tests, on the ``mcp`` SDK's server side: two typed tools over stdio.
 
-Run as ``python stats_server.py``; every call is also written to the file named by
+Run as ``python stats_server.py`` (stdio) or ``python stats_server.py http PORT``
+(streamable HTTP on 127.0.0.1); every call is also written to the file named by
 ``STATS_CALL_LOG`` (when set), so a test can tell whether the server was really reached.
 """
 
@@ -43,4 +44,7 @@ def scale(values: list[float], factor: float = 2.0) -> list[float]:
 
 if __name__ == "__main__":
     _note("starting")
-    server.run("stdio")
+    if sys.argv[1:2] == ["http"]:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run("stdio")

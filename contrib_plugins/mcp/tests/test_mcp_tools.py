@@ -5,7 +5,11 @@ a recorded cassette replayed with the server gone, and ``weaver doctor`` on a br
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +128,35 @@ def test_a_tool_error_reaches_the_code_as_a_named_exception(project: Any, fake_l
     assert "factor 0 would erase the data" in result.error.message
     assert wrong.error is not None and wrong.error.type == "TypeError" and "values" in wrong.error.message
     assert "stats.scale_values(values: list[float], factor: float = 2.0) -> list[float]" in (missing.value_repr or "")
+
+
+def test_a_server_over_streamable_http(project: Any, fake_llm: FakeOpenAIServer, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    calls = tmp_path / "calls.log"
+    server = subprocess.Popen(
+        [sys.executable, str(SERVER), "http", str(port)], env={**os.environ, "STATS_CALL_LOG": str(calls)}, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not calls.exists() or _closed(port):
+            assert server.poll() is None and time.monotonic() < deadline, "the HTTP server did not start"
+            time.sleep(0.2)
+        app = project(fake_llm.llm_config(), {"servers": {"stats": {"url": f"http://127.0.0.1:{port}/mcp"}}})
+        with app:
+            result = app.run(app.session().execute("stats.summarize(rows=[{'v': 2.0}, {'v': 4.0}], column='v')"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert result.ok, result.error
+    assert result.value_repr == "{'count': 2.0, 'mean': 3.0, 'max': 4.0}"
+    assert "summarize v over 2 rows" in calls.read_text()
+
+
+def _closed(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_doctor_names_a_broken_server_command(tmp_path: Path) -> None:
