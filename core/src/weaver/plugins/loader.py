@@ -234,11 +234,14 @@ def load_plugins(
         except PluginLoadError as exc:
             state, detail = PluginState.not_configured, exc.message
         else:
-            chosen.append(_placed(item, settings))
+            item = _placed(item, settings)
+            chosen.append(item)
             state, detail = PluginState.loaded, ""
         description = item.schema.description.strip()
         statuses.append(
-            PluginStatus(item.name, state, item.origin, item.source, detail, description, item.distribution)
+            PluginStatus(
+                item.name, state, item.origin, item.source, detail, description, item.distribution, host=item.spec.host
+            )
         )
 
     seen = {status.name for status in statuses} | set(sources.names if sources is not None else ())

@@ -110,6 +110,8 @@ class PluginStatus:
     description: str = ""
     distribution: str = ""
     requested: bool = False
+    host: bool = False
+    """It runs on the host (a loaded host plugin); the kernel has its stub."""
 
     @property
     def optional(self) -> bool:
