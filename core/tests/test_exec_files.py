@@ -11,7 +11,15 @@ import pytest
 
 from weaver.config import Config
 from weaver.errors import ConfigError
-from weaver.execution.boundary import KernelSite, files_for_code, kernel_access, readable_paths, site_for
+from weaver.execution.boundary import (
+    KernelSite,
+    UploadPlace,
+    files_for_code,
+    kernel_access,
+    readable_paths,
+    site_for,
+    upload_place,
+)
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.files import UnsafePathError, chown_tree, copy_in, regular_file_beneath, relative_parts, write_new
 from weaver.execution.logtail import LogTail
@@ -156,11 +164,58 @@ def test_the_files_code_sees_are_listed_with_their_sizes(tmp_path: Path) -> None
     (cwd / "data").symlink_to(tmp_path / "data")  # the link Weaver makes: listed from the project
     (cwd / "escape").symlink_to("/etc")
     config = Config({"execution": ExecutionConfig()}, {}, tmp_path)
-    listed, more = files_for_code(config, cwd.parent)
-    assert [(f.name, f.size) for f in listed] == [("data/raw/2024.csv", 2), ("data/sales.csv", 4), ("upload.txt", 5)]
-    assert more == 0
-    listed, more = files_for_code(config, cwd.parent, limit=1)
-    assert len(listed) == 1 and more == 2
+    listing = files_for_code(config, cwd.parent)
+    assert [(f.name, f.size) for f in listing.files] == [("data/raw/2024.csv", 2), ("data/sales.csv", 4), ("upload.txt", 5)]
+    assert listing.more == 0
+    listing = files_for_code(config, cwd.parent, limit=1)
+    assert len(listing.files) == 1 and listing.more == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "place"),
+    [
+        ("reports/q1.csv", UploadPlace("reports/q1.csv", copy=True)),
+        ("./reports//q1.csv", UploadPlace("reports/q1.csv", copy=True)),
+        ("notes.txt", UploadPlace("notes.txt", copy=True)),
+        ("data/sales.csv", UploadPlace("data/sales.csv", copy=False)),  # the project's own file
+        ("reports/../data/sales.csv", UploadPlace("data/sales.csv", copy=False)),
+        ("data/raw/2024.csv", UploadPlace("data/raw/2024.csv", copy=False)),
+        ("../elsewhere/targets.csv", UploadPlace("targets.csv", copy=True)),
+        ("{tmp}/elsewhere/targets.csv", UploadPlace("targets.csv", copy=True)),
+        ("{tmp}/project/data/sales.csv", UploadPlace("data/sales.csv", copy=False)),
+        ("shadow/data/new.csv", UploadPlace("shadow/data/new.csv", copy=True)),
+        ("link.csv", UploadPlace("data/sales.csv", copy=False)),  # a link to a project file is that file
+    ],
+)
+def test_an_upload_is_where_the_user_named_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, place: UploadPlace
+) -> None:
+    project = tmp_path / "project"
+    (project / "data" / "raw").mkdir(parents=True)
+    (project / "data" / "sales.csv").write_text("a\n1\n")
+    (project / "data" / "raw" / "2024.csv").write_text("a\n2\n")
+    (project / "reports").mkdir()
+    (project / "reports" / "q1.csv").write_text("a\n3\n")
+    (project / "link.csv").symlink_to(project / "data" / "sales.csv")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "targets.csv").write_text("a\n4\n")
+    monkeypatch.chdir(project)
+    site = site_for(Config({"execution": ExecutionConfig()}, {}, project))
+    assert upload_place(site, given.format(tmp=tmp_path)) == place
+
+
+def test_a_name_under_a_read_only_project_folder_keeps_only_its_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another directory, ``data/new.csv`` is not the project's: it cannot go into the
+    project's read-only ``data/``, so code finds it by its file name."""
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (tmp_path / "here" / "data").mkdir(parents=True)
+    (tmp_path / "here" / "data" / "new.csv").write_text("a\n1\n")
+    monkeypatch.chdir(tmp_path / "here")
+    site = site_for(Config({"execution": ExecutionConfig()}, {}, project))
+    assert upload_place(site, "data/new.csv") == UploadPlace("new.csv", copy=True)
 
 
 def test_the_log_keeps_a_bounded_tail() -> None:

@@ -32,7 +32,7 @@ class CodeInterpreterConfig:
     bind their results to names (checked by the verifiers in ``VerifyMode.plugin_only``)."""
     max_variables: int = attrs.field(default=30, validator=at_least(0))
     """How many of the kernel's variables the prompt lists (the latest used and newest first)."""
-    variables_max_tokens: int = attrs.field(default=500, validator=at_least(0))
+    variables_max_tokens: int = attrs.field(default=300, validator=at_least(0))
     """The most tokens the variable list takes; the rest are counted (0: no limit)."""
     history_max_tokens: int = attrs.field(default=8000, validator=at_least(1))
     """The token budget for earlier rounds in the prompt, handed to memory compressors."""

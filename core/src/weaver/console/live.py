@@ -70,6 +70,8 @@ class _PostState:
     open: str | None = None
     """The attachment streaming now; it is complete once another part starts."""
     message: list[str] = attrs.field(factory=list)
+    printed_output: bool = False
+    """Running code's output was printed as it came, so its result need not repeat it."""
 
 
 class LiveView:
@@ -199,6 +201,19 @@ class LiveView:
         if attachment.id not in state.printed:
             self._show(state, attachment)
 
+    def _output(self, event: Event) -> None:
+        """What running code prints, printed as it comes, under the post of the role running it."""
+        role = event.data.get("role")
+        state = next((s for s in reversed(self._posts.values()) if s.send_from == role), None)
+        if state is None and self._posts:
+            state = next(reversed(self._posts.values()))
+        if state is not None:
+            self._flush(state)
+            state.printed_output = True
+        text = str(event.data.get("text", ""))
+        style = "yellow" if event.data.get("stream") == "stderr" else "dim"
+        self._print(blocks.indent(Text(text.rstrip("\n"), style=style)))
+
     def _post_end(self, event: Event) -> None:
         post = from_data(event.data["post"], Post)
         if post.send_from == USER:
@@ -234,6 +249,7 @@ class LiveView:
         EventType.attachment_delta: _attachment_delta,
         EventType.message_delta: _message_delta,
         EventType.attachment: _attachment,
+        EventType.output: _output,
         EventType.post_end: _post_end,
         EventType.status: _status_event,
         EventType.llm_call: _llm_call,
@@ -259,7 +275,7 @@ class LiveView:
         elif kind is AttachmentType.current_plan_step and state.plan is not None:
             self._print_plan(state, attachment.content)
         else:
-            block = blocks.attachment_block(attachment, state.reply_type)
+            block = blocks.attachment_block(attachment, state.reply_type, printed_output=state.printed_output)
             if block is not None:
                 self._print(blocks.indent(block))
 

@@ -27,13 +27,14 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import attrs
 
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.identity import host_is_root
+from weaver.execution.result import FileInfo, FileListing
 from weaver.execution.runtime import landlock
 from weaver.store import sessions_dir
 
@@ -241,35 +242,27 @@ def unreachable(paths: Iterable[str], uid: int, gid: int) -> str | None:
     return None
 
 
-@attrs.frozen
-class CodeFile:
-    """A file code can open: its name relative to the working directory, and its size."""
-
-    name: str
-    size: int
-
-
 SCAN_LIMIT = 10_000
 """Directory entries :func:`files_for_code` looks at, at most."""
 
 
-def files_for_code(config: Any, session: Path, limit: int = 50) -> tuple[tuple[CodeFile, ...], int]:
+def files_for_code(config: Any, session: Path, limit: int = 50) -> FileListing:
     """The files code sees in ``session``'s working directory (its own files and the
     project files of ``config``), by name, at most ``limit`` of them, and how many more
     there are (counted up to :data:`SCAN_LIMIT` entries). For a prompt: the listing is
     what the kernel can really open, not a claim. Hidden files and links are left out
     (the project folders are listed from the project itself)."""
     site = site_for(config, session=session)
-    found: list[CodeFile] = []
+    found: list[FileInfo] = []
     budget = [SCAN_LIMIT]
     _walk(Path(session) / "cwd", "", found, budget)  # links, the project files' included, are skipped
     for name, path in site.project_files:
         _walk(Path(path), name, found, budget)
     found.sort(key=lambda f: f.name)
-    return tuple(found[:limit]), max(0, len(found) - limit)
+    return FileListing(tuple(found[:limit]), max(0, len(found) - limit))
 
 
-def _walk(directory: Path, prefix: str, found: list[CodeFile], budget: list[int]) -> None:
+def _walk(directory: Path, prefix: str, found: list[FileInfo], budget: list[int]) -> None:
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
@@ -288,4 +281,39 @@ def _walk(directory: Path, prefix: str, found: list[CodeFile], budget: list[int]
         if stat.S_ISDIR(info.st_mode):
             _walk(Path(entry.path), name, found, budget)
         elif stat.S_ISREG(info.st_mode):
-            found.append(CodeFile(name, info.st_size))
+            found.append(FileInfo(name, info.st_size))
+
+
+@attrs.frozen
+class UploadPlace:
+    """Where an uploaded file is for code: ``name`` relative to the working directory, and
+    whether it must be copied there (``False``: it is a project file code already sees)."""
+
+    name: str
+    copy: bool
+
+
+def upload_place(site: KernelSite, source: str | os.PathLike[str]) -> UploadPlace:
+    """Where the upload ``source`` goes, as the user named it.
+
+    A relative path that stays inside the directory it was given from keeps its folders
+    (``reports/q1.csv`` is ``reports/q1.csv`` for code); an absolute path or one through
+    ``..`` keeps only its file name. A file inside one of the project folders code reads
+    (``data/sales.csv`` with ``project_files = ["data"]``) is not copied: code opens the
+    project's own file by its project path. Any other name under such a folder would land
+    in a read-only folder, so it keeps only its file name.
+    """
+    path = Path(source)
+    real = path.resolve()
+    for name, folder in site.project_files:
+        if Path(folder) in real.parents:
+            return UploadPlace(str(PurePosixPath(name, real.relative_to(folder))), copy=False)
+    text = os.fspath(path)
+    parts = tuple(part for part in text.split("/") if part not in ("", "."))
+    if path.is_absolute() or ".." in parts or not parts:
+        return UploadPlace(path.name, copy=True)
+    relative = "/".join(parts)
+    for name, _ in site.project_files:
+        if relative == name or relative.startswith(name.rstrip("/") + "/"):
+            return UploadPlace(path.name, copy=True)
+    return UploadPlace(relative, copy=True)

@@ -34,20 +34,23 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from weaver.approvals import ApprovalAnswer, ApprovalKind, ApprovalRequest
+from weaver.events import EventType
 from weaver.guards import Outcome
 from weaver.plugins import budget
 from weaver.specs import Verdict, VerdictAction, VerifyMode, Violation
 
 if TYPE_CHECKING:
     from weaver.context import HookContext
+    from weaver.execution.output import OutputCallback
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.extensions import Hooks
     from weaver.plugins.host import HostCalls
 
 SOURCE = "weaver.execution.pipeline"
-Execute = Callable[[str, "dict[str, Any] | None", "HostCalls | None"], Awaitable["ExecutionResult"]]
-"""``execute(code, plugin_budget, host_calls)``: run code in the session's kernel with what the
-budget has left, its host plugin calls answered by ``host_calls``."""
+Execute = Callable[[str, "dict[str, Any] | None", "OutputCallback", "HostCalls | None"], Awaitable["ExecutionResult"]]
+"""``execute(code, plugin_budget, on_output, host_calls)``: run code in the session's kernel with
+what the budget has left, passing what it prints to ``on_output(stream, text)`` as it prints
+it, its host plugin calls answered by ``host_calls``."""
 HostCallsFor = Callable[["HookContext"], "HostCalls | None"]
 """The answerer of one execution's host plugin calls, for the calling role's context
 (``None``: the session has no host plugins)."""
@@ -199,8 +202,11 @@ class CodePipeline:
         ctx.status("executing code")
         variables_before = tuple(self._variables())
         given = budget.allowance(ctx)
+        def on_output(stream: str, text: str) -> None:
+            ctx.emit(ctx.event(EventType.output, stream=stream, text=text, role=ctx.role))
+
         host = self._host_calls(ctx)
-        result = await self._execute(code, given, host)
+        result = await self._execute(code, given, on_output, host)
         if host is not None:  # the host's count of host plugin calls, not the kernel's word
             result = attrs.evolve(result, plugin_calls=host.reported(result.plugin_calls))
         budget.charge(ctx, code, given, result, counted=host.calls if host is not None else {})

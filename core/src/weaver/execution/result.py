@@ -56,6 +56,22 @@ class VariableInfo:
 
 
 @attrs.frozen
+class FileInfo:
+    """A file code can open: its name relative to the working directory, and its size in bytes."""
+
+    name: str
+    size: int
+
+
+@attrs.frozen
+class FileListing:
+    """The files code can open (at most a prompt's worth), and how many more there are."""
+
+    files: tuple[FileInfo, ...] = ()
+    more: int = 0
+
+
+@attrs.frozen
 class ExecutionResult:
     """The result of running ``code`` in a session's kernel.
 
