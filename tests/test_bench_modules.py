@@ -97,6 +97,13 @@ def test_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
         assert rows[f"load_plugins ({project})"]["ratio"] is not None
 
 
+def test_host_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = well_formed(runner, "bench_host_plugins", load("bench_host_plugins").run(1))
+    assert rows["host plugin call"]["baseline"] == "in-kernel plugin call"
+    assert rows["host plugin call, DataFrame"]["baseline"] == "in-kernel plugin call, DataFrame"
+    assert all(row["ratio"] is not None for name, row in rows.items() if name.startswith("host"))
+
+
 def test_the_install_benchmark_runs_only_when_named(
     runner: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

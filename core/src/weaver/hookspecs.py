@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ConfigTable,
         ExecutorSpec,
         LLMBackendSpec,
+        PluginSourceSpec,
         PluginSpec,
         RoleSpec,
         Verdict,
@@ -158,6 +159,23 @@ def weaver_plugins(config: Config) -> Iterable[PluginSpec]:
         def weaver_plugins(config):
             return [PluginSpec(name="sql_pull_data", target="weaver_data_plugins.sql:sql_pull_data",
                                description="Run a read-only SQL query; returns a DataFrame.")]
+    """
+
+
+@hookspec
+def weaver_plugin_sources(config: Config) -> Iterable[PluginSourceSpec]:
+    """Declare sources of host plugins found at run time, such as MCP servers.
+
+    Each source's ``factory()`` is called once per App, when its plugins are first needed;
+    the source lists its tools (each becomes the host plugin ``<source>.<tool>``, with a
+    typed signature) and runs their calls on the host. The App closes it when it closes.
+    See :class:`weaver.plugins.sources.PluginSource`.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_plugin_sources(config):
+            return [PluginSourceSpec(name="github", factory=lambda: GitHubTools(config))]
     """
 
 

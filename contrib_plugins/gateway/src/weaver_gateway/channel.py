@@ -98,7 +98,8 @@ class GatewayKernel(KernelChannel):
         self.client = client
         self.kernel_id = ""
         self.session = Session(key=b"", username="weaver")
-        self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {"iopub": asyncio.Queue(), "shell": asyncio.Queue()}
+        output: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # iopub and stdin, in the order they came
+        self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {"iopub": output, "stdin": output, "shell": asyncio.Queue()}
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._ws: ClientConnection | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -271,8 +272,12 @@ class GatewayKernel(KernelChannel):
         except TimeoutError:
             raise Empty from None
 
-    async def _next_iopub(self, timeout: float) -> dict[str, Any]:
-        return await self._next("iopub", timeout)
+    async def _next_output(self, timeout: float) -> tuple[str, dict[str, Any]]:
+        msg = await self._next("iopub", timeout)
+        return str(msg.get("channel")), msg
+
+    def _send_input(self, value: str, request: dict[str, Any]) -> None:
+        self._send("stdin", self.session.msg("input_reply", {"value": value}, parent=request))
 
     async def _next_shell(self, timeout: float) -> dict[str, Any]:
         return await self._next("shell", timeout)

@@ -140,7 +140,7 @@ class GatewayExecutor(KernelExecutor):
         except TransferError as exc:
             raise KernelStartError(f"the kernel on the gateway could not stage the session: {exc}") from None
         self._staged, self._sent = staged, {}
-        folders = sorted({p.path for p in self.setup.plugins if p.path})
+        folders = sorted({p.path for p in self.setup.plugins if p.path and not p.host})  # a host plugin stays home
         places = {folder: f"{staged.plugins}/{n}" for n, folder in enumerate(folders)}
         sources = [(f"plugins/{n}/{name}", path) for n, folder in enumerate(folders) for name, path, _ in local_files(Path(folder))]
         project = [

@@ -1,5 +1,6 @@
 """``weaver doctor``: can this machine run Weaver? Python, packages, extensions, the
-project's plugins, a kernel, the sandbox, and the LLM endpoint when one is configured.
+project's plugins and plugin sources (MCP servers), a kernel, the sandbox, and the LLM
+endpoint when one is configured.
 
 Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
 :class:`Check` rows; add a function to it to add one. ``doctor`` exits 1 when any row failed.
@@ -91,6 +92,23 @@ def check_plugins(state: CliState) -> list[Check]:
             f": {status.detail}" if status.detail else ""
         )
         rows.append(Check(name, status.severity.value, detail))
+    return rows
+
+
+def check_plugin_sources(state: CliState) -> list[Check]:
+    """Each plugin source (an MCP server) reached live, whatever ``[llm] mode`` says: it
+    starts, and which tools it has."""
+    sources = state.app().plugin_sources
+    rows = []
+    for name in sources.names:
+        try:
+            tools = sources.check(name)
+        except Exception as exc:  # noqa: BLE001 - an unreachable source is this row's failure
+            rows.append(Check(f"plugin source {name}", "fail", str(exc)))
+            continue
+        names = ", ".join(tool.schema.name for tool in tools[:10]) + (f", ... ({len(tools)} in all)" if len(tools) > 10 else "")
+        status = "ok" if tools else "warn"
+        rows.append(Check(f"plugin source {name}", status, f"reachable, {len(tools)} tools: {names}" if tools else "reachable, but it has no tools"))
     return rows
 
 
@@ -219,6 +237,7 @@ CHECKS: tuple[Callable[[CliState], list[Check]], ...] = (
     check_extensions,
     check_roles,
     check_plugins,
+    check_plugin_sources,
     check_kernel,
     check_sandbox,
     check_llm,

@@ -9,8 +9,10 @@ gateway's websocket (the ``weaver-gateway`` extension). The executor built on ch
 limits, restarts, results.
 
 A subclass implements the primitives below the banner: how a message is sent on the shell
-channel, how the next IOPub or shell message arrives (``queue.Empty`` when none came within
-the timeout), liveness, interrupt, shutdown.
+channel, how the next IOPub or stdin message and the next shell message arrive
+(``queue.Empty`` when none came within the timeout), how an input reply goes back on the
+stdin channel, liveness, interrupt, shutdown. Input requests (host-plugin calls, ``input()``)
+are answered by the :class:`~weaver.execution.output.Collector`, so every carrier answers alike.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import KernelStartError
-from weaver.execution.output import Collector, OutputCallback
+from weaver.execution.output import Collector, InputHandler, OutputCallback
 
 POLL_S = 0.25
 """How often a waiting host checks that the kernel is still alive."""
@@ -56,15 +58,19 @@ class KernelChannel(abc.ABC):
         artifacts_dir: Path | None,
         metadata: dict[str, Any] | None = None,
         on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> Collector:
         """Send an execute request (with ``metadata`` for the kernel, if given); its messages
-        are gathered by :meth:`wait`, and its output passed to ``on_output`` as it arrives."""
+        are gathered by :meth:`wait`, its output passed to ``on_output`` as it arrives, and
+        its host-plugin calls answered by ``on_input`` (see :mod:`weaver.execution.output`)."""
         content = {
             "code": code,
             "silent": silent,
             "store_history": not silent,
             "user_expressions": {},
-            "allow_stdin": False,
+            # User code may ask the host (host plugins, input()); the Collector answers every
+            # request at once or through the host's guards, so nothing waits for a person.
+            "allow_stdin": not silent,
             "stop_on_error": False,
         }
         msg_id = self._send_execute(content, metadata or {})
@@ -74,6 +80,7 @@ class KernelChannel(abc.ABC):
             max_value_chars=self.config.max_value_chars,
             artifacts_dir=artifacts_dir,
             on_output=on_output,
+            on_input=on_input,
         )
 
     async def wait(
@@ -91,7 +98,15 @@ class KernelChannel(abc.ABC):
                 raise TimeoutError
             try:
                 if not collector.idle:
-                    collector.add(await self._next_iopub(min(POLL_S, remaining)))
+                    channel, msg = await self._next_output(min(POLL_S, remaining))
+                    if channel == "stdin":
+                        paused = collector.paused_s
+                        value = await collector.answer_input(msg, deadline)
+                        if value is not None:
+                            self._send_input(value, msg)
+                        deadline += collector.paused_s - paused  # a person's approval is not the code's time
+                    else:
+                        collector.add(msg)
                 else:
                     reply = await self._next_shell(min(POLL_S, remaining))
                     if reply.get("parent_header", {}).get("msg_id") == collector.msg_id:
@@ -141,13 +156,18 @@ class KernelChannel(abc.ABC):
         """Send an ``execute_request`` with ``content`` and ``metadata``; return its msg_id."""
 
     @abc.abstractmethod
-    async def _next_iopub(self, timeout: float) -> dict[str, Any]:
-        """The next IOPub message (a dict as jupyter_client gives it); raise ``queue.Empty``
-        when none arrived within ``timeout`` seconds."""
+    async def _next_output(self, timeout: float) -> tuple[str, dict[str, Any]]:
+        """The next IOPub or stdin message, in the order they came, with its channel's name
+        (``"iopub"`` or ``"stdin"``; the message a dict as jupyter_client gives it); raise
+        ``queue.Empty`` when none arrived within ``timeout`` seconds."""
 
     @abc.abstractmethod
     async def _next_shell(self, timeout: float) -> dict[str, Any]:
-        """The next shell reply, as :meth:`_next_iopub`."""
+        """The next shell reply, as :meth:`_next_output`."""
+
+    @abc.abstractmethod
+    def _send_input(self, value: str, request: dict[str, Any]) -> None:
+        """Send ``value`` as the ``input_reply`` to the stdin channel's ``request``."""
 
     @abc.abstractmethod
     async def is_alive(self) -> bool:

@@ -39,7 +39,7 @@ from weaver.execution.boundary import KernelSite, site_for
 from weaver.execution.channel import KernelChannel, KernelDied, install_code
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import ExecutionCancelled, ExecutorSetup, KernelStartError, plugin_payload
-from weaver.execution.output import Collector, OutputCallback
+from weaver.execution.output import Collector, InputHandler, OutputCallback
 from weaver.execution.pool import pool_for
 from weaver.execution.process import KernelProcess
 from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
@@ -107,16 +107,22 @@ class KernelExecutor:
             await self._ensure_kernel()
 
     async def execute(
-        self, code: str, *, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str,
+        *,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host_calls: InputHandler | None = None,
     ) -> ExecutionResult:
         """Run ``code``; ``on_output(stream_name, text)`` is called as its stdout and stderr
-        arrive (within the same caps as the result's)."""
+        arrive (within the same caps as the result's), and ``host_calls`` answers the host
+        plugin calls the code makes (:mod:`weaver.plugins.host`)."""
         async with self._lock:
             budget = {BUDGET_KEY: plugin_budget} if plugin_budget is not None else {}
-            kernel, collector = await self._ensure_kernel(code, budget, on_output)
+            kernel, collector = await self._ensure_kernel(code, budget, on_output, host_calls)
             if collector is None:
                 await self._before_execution(kernel)
-                collector = self._submit(kernel, code, metadata=budget, on_output=on_output)
+                collector = self._submit(kernel, code, metadata=budget, on_output=on_output, on_input=host_calls)
             started = time.monotonic()
             outcome, state_lost, note = "ok", False, None
             try:
@@ -182,7 +188,11 @@ class KernelExecutor:
     # ---- kernels -----------------------------------------------------------------------
 
     async def _ensure_kernel(
-        self, code: str | None = None, metadata: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> tuple[KernelChannel, Collector | None]:
         """The session's kernel, started or taken and set up if there is none yet.
 
@@ -201,7 +211,9 @@ class KernelExecutor:
         try:
             setup = self._setup(await self._adopt(kernel))
             if code is not None and kernel.on_hold:
-                first = self._submit(kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output)
+                first = self._submit(
+                    kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output, on_input=on_input
+                )
                 await kernel.wait_setting_up(first, until=lambda c: bool(c.reports[SETUP_MIME]))
                 if not first.reports[SETUP_MIME]:
                     # This kernel's ipykernel does not pass request metadata on: it refused
@@ -225,9 +237,15 @@ class KernelExecutor:
         code: str,
         metadata: dict[str, Any] | None = None,
         on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> Collector:
         return kernel.submit(
-            code, silent=False, artifacts_dir=self.paths.artifacts, metadata=metadata, on_output=on_output
+            code,
+            silent=False,
+            artifacts_dir=self.paths.artifacts,
+            metadata=metadata,
+            on_output=on_output,
+            on_input=on_input,
         )
 
     async def _new_kernel(self) -> KernelChannel:
@@ -387,7 +405,8 @@ class LocalExecutor(KernelExecutor):
         return executor
 
     def _plugin_dirs(self) -> list[str]:
-        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path]
+        # A host plugin's folder stays out of the kernel's reach: only its stub is there.
+        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path and not p.host]
 
     @property
     def kernel_pid(self) -> int | None:

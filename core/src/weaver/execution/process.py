@@ -29,8 +29,11 @@ import signal
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
@@ -83,6 +86,8 @@ class KernelProcess(KernelChannel):
         self.pid = 0
         self.started_at = time.monotonic()
         self._log = LogTail()
+        self._poller: zmq.asyncio.Poller | None = None
+        """IOPub and stdin at once: a host-plugin call waits on stdin while output flows."""
 
     @property
     def sandboxed(self) -> bool:
@@ -217,8 +222,20 @@ class KernelProcess(KernelChannel):
         self.client.shell_channel.send(msg)
         return str(msg["header"]["msg_id"])
 
-    async def _next_iopub(self, timeout: float) -> dict[str, Any]:
-        return await self.client.get_iopub_msg(timeout=timeout)
+    async def _next_output(self, timeout: float) -> tuple[str, dict[str, Any]]:
+        if self._poller is None:
+            self._poller = zmq.asyncio.Poller()
+            self._poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
+            self._poller.register(self.client.stdin_channel.socket, zmq.POLLIN)
+        ready = dict(await self._poller.poll(int(timeout * 1000)))
+        if self.client.stdin_channel.socket in ready:
+            return "stdin", await self.client.get_stdin_msg(timeout=0)
+        if ready:
+            return "iopub", await self.client.get_iopub_msg(timeout=0)
+        raise Empty
+
+    def _send_input(self, value: str, request: dict[str, Any]) -> None:
+        self.client.input(value)
 
     async def _next_shell(self, timeout: float) -> dict[str, Any]:
         return await self.client.get_shell_msg(timeout=timeout)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from weaver.errors import UnknownNameError
 from weaver.execution.executor import Executor, ExecutorSetup
-from weaver.execution.output import OutputCallback
+from weaver.execution.output import InputHandler, OutputCallback
 from weaver.execution.restore import RestoreReport, restore
 from weaver.execution.result import ExecutionResult, VariableInfo
 from weaver.serde import to_data
@@ -93,10 +93,15 @@ class SessionExecution:
             log.debug("session %s: starting the kernel early failed", self.session_id, exc_info=True)
 
     async def execute(
-        self, code: str, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host_calls: InputHandler | None = None,
     ) -> ExecutionResult:
-        """Run ``code``; ``plugin_budget`` (what the budget's scope has left) and ``on_output``
-        (called with ``(stream_name, text)`` as output arrives) go to an executor that takes them."""
+        """Run ``code``; ``plugin_budget`` (what the budget's scope has left), ``on_output``
+        (called with ``(stream_name, text)`` as output arrives) and ``host_calls`` (answers
+        host plugin calls) go to an executor that takes them."""
         executor = await self.executor()
         accepts = inspect.signature(executor.execute).parameters
         extra: dict[str, Any] = {}
@@ -104,6 +109,8 @@ class SessionExecution:
             extra["plugin_budget"] = plugin_budget
         if on_output is not None and "on_output" in accepts:
             extra["on_output"] = on_output
+        if host_calls is not None and "host_calls" in accepts:
+            extra["host_calls"] = host_calls
         return await executor.execute(code, **extra)
 
     def variables(self) -> tuple[VariableInfo, ...]:

@@ -19,7 +19,8 @@ checked: state across executions and the variable inventory; errors with their c
 family; the time limit (interrupt, state kept; a kernel that ignores the interrupt
 restarted, the lost variables named); a dying kernel replaced; cancel (the code
 interrupted, its output kept, the kernel usable); live output; plugins from a folder, with
-their config, counted, within their budget, and a plugin that fails to load named;
+their config, counted, within their budget, and a plugin that fails to load named; host
+plugins' calls carried to the host and answered there (over the stdin channel);
 figures and displays as files in the session's ``artifacts/``; uploads and project files
 readable by relative path; output caps; resume by replaying cells; close ending the kernel.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import textwrap
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +41,7 @@ import pytest
 from weaver.errors import PluginLoadError
 from weaver.events import Event, EventType
 from weaver.execution.executor import ExecutionCancelled, Executor, ExecutorSetup
+from weaver.execution.output import InputAnswer
 from weaver.execution.restore import restore
 from weaver.execution.result import ExecutionResult
 from weaver.serde import to_data
@@ -53,6 +56,7 @@ __all__ = [
     "test_close_ends_the_kernel",
     "test_errors_name_their_class_family",
     "test_figures_and_displays_are_files_in_artifacts",
+    "test_host_plugin_calls_are_answered_by_the_host",
     "test_output_is_capped",
     "test_plugin_budget_holds_inside_an_execution",
     "test_plugin_that_does_not_load_is_named",
@@ -356,6 +360,39 @@ def test_plugin_budget_holds_inside_an_execution(executor_harness: ExecutorHarne
     assert per_execution.error.type == "PluginBudgetExceeded" and per_execution.plugin_calls == {"scale": 3}
     assert scoped.error is not None and scoped.error.type == "PluginBudgetExceeded" and "per round" in scoped.error.message
     assert kept.value_repr == "(20, [20])", kept
+
+
+def test_host_plugin_calls_are_answered_by_the_host(executor_harness: ExecutorHarness) -> None:
+    """A host plugin is a stub in the kernel: each call reaches the execution's ``host_calls``
+    with its arguments, and what the host answers (a value or an error) comes back."""
+    view = {
+        "signature": "lookup(key: str) -> str",
+        "doc": "Look ``key`` up on the host.",
+        "parameters": [{"name": "key", "type": "str", "required": True, "default": None}],
+        "returns": "str",
+    }
+    plugin = PluginSpec("lookup", "host_only:lookup", "the conformance suite's host plugin", host=True, kernel_view=view)
+    calls: list[dict[str, Any]] = []
+
+    async def answer(call: str, deadline: float) -> InputAnswer:
+        request = json.loads(call)
+        calls.append(request)
+        key = request["arguments"]["key"]
+        if key == "missing":
+            return InputAnswer(json.dumps({"id": request["id"], "error": {"type": "KeyError", "message": "no such key"}}))
+        return InputAnswer(json.dumps({"id": request["id"], "result": key.upper()}))
+
+    async def body(executor: Executor, paths: SessionPaths) -> tuple[ExecutionResult, ...]:
+        if "host_calls" not in inspect.signature(executor.execute).parameters:
+            pytest.skip("this executor runs no host plugins (host_calls is optional in the Executor protocol)")
+        found = await executor.execute("[lookup('a'), lookup(key='b')]", host_calls=answer)  # type: ignore[call-arg]
+        failed = await executor.execute("lookup('missing')", host_calls=answer)  # type: ignore[call-arg]
+        return found, failed
+
+    found, failed = run_with(executor_harness, body, plugins=[plugin])
+    assert found.ok and found.value_repr == "['A', 'B']", found
+    assert [c["arguments"] for c in calls] == [{"key": "a"}, {"key": "b"}, {"key": "missing"}]
+    assert failed.error is not None and failed.error.type == "PluginCallError" and "no such key" in failed.error.message
 
 
 def test_plugin_that_does_not_load_is_named(executor_harness: ExecutorHarness) -> None:
