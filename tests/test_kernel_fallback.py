@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from weaver.execution import process
 from weaver.execution.runtime import landlock
 from weaver.testing.kernels import kernel_app
 
@@ -45,6 +46,9 @@ def locked_project(tmp_path: Path) -> Path:
 def test_the_kernel_starts_as_root_without_capabilities_and_says_so(
     locked_project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The warning is said once per process and cause; an earlier test of this process may
+    # have had it said already.
+    process._warn_root_kernel.cache_clear()
     with caplog.at_level(logging.WARNING, logger="weaver.execution"):
         app = kernel_app(locked_project, execution={"sandbox": "none"})
         try:
