@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from weaver.model import AttachmentType, Round, RoundState
 from weaver.serde import from_json
 from weaver.testing import FakeError, FakeOpenAIServer
+from weaver.testing.kernels import wait_gone
 from weaver.testing.wire import code_reply, planner_reply
 
 pytestmark = pytest.mark.slow
@@ -82,6 +84,60 @@ def processes_under(folder: Path) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def kernels_of(host: int) -> list[int]:
+    """Pids of the kernel launchers (or their sandboxes) that process ``host`` started."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+        except OSError:
+            continue
+        if b"weaver.execution.runtime.launch" in argv and any(f'"host_pid": {host},'.encode() in a for a in argv):
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_round_that_runs_no_code_leaves_no_kernel_behind(tmp_path):
+    # The session starts its kernel when it is created, so it is there while the Planner's
+    # call is out (the reply waits for it); the round never needs it.
+    seen: list[int] = []
+
+    def respond(body: dict[str, object]) -> str:
+        deadline = time.monotonic() + LIVENESS
+        while not seen and time.monotonic() < deadline:
+            seen.extend(kernels_of(process.pid))
+            time.sleep(0.05)
+        return planner_reply("Hello.", send_to="User", stop="Completed", plan=PLAN)
+
+    with FakeOpenAIServer(respond) as server:
+        args, environ = command(tmp_path, server, "say hello", "--json")
+        process = subprocess.Popen(args, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = process.communicate(timeout=LIVENESS * 2)
+    assert process.returncode == 0, stderr
+    assert from_json(stdout, Round).answer == "Hello."
+    assert seen, "no kernel was started while the first call was out"
+    assert all(wait_gone(pid) for pid in seen) and kernels_of(process.pid) == []
+
+
+def test_a_kernel_that_cannot_start_fails_the_round_with_exit_1_as_without_prestart(tmp_path):
+    # The kernel starts while the Planner thinks; its failure is reported where the code
+    # first needs it, with the same words and exit status as when it starts only then.
+    outcomes = []
+    for prestart in ("true", "false"):
+        project = tmp_path / prestart
+        project.mkdir()
+        replies = [planner_reply("Compute 2 + 3.", plan=PLAN), code_reply("2 + 3")]
+        with FakeOpenAIServer(replies) as server:
+            args, environ = command(project, server, "what is 2 + 3", "--json")
+            at = args.index("run")
+            args[at:at] = ["--set", "execution.python=/nonexistent/python", "--set", f"execution.prestart={prestart}"]
+            result = subprocess.run(args, env=environ, capture_output=True, text=True, timeout=300, check=False)
+        round = from_json(result.stdout, Round)
+        outcomes.append((result.returncode, round.state, round.reason.replace(str(project), "PROJECT")))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:2] == (1, RoundState.failed) and "/nonexistent/python" in outcomes[0][2], outcomes
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -51,7 +51,6 @@ async def drive(session: Session, current: RoundInProgress, text: str, files: Se
         # Background work of the last round (a summary) finishes first: its usage counts
         # before this round's first budget check, and its results reach this round's prompts.
         await session.settle()
-        session.prestart()
         if not session.entry:
             raise RoundStopped("no roles are enabled: set [session] roles")
         _check_text(text, "the message")

@@ -87,6 +87,8 @@ class Session:
         """One LLM call of this session at a time (see :class:`weaver.llm.service.ChatClient`)."""
         interval = app.config.table("session").delta_interval_s
         self._deltas = DeltaBuffer(lambda event: self.app.publish(event, self), interval)
+        if self._prestarts():
+            app.call_soon(self.prestart)
 
     # ---- public API -----------------------------------------------------------------
 
@@ -352,12 +354,25 @@ class Session:
             )
         return await self._pipeline.run(code, mode, ctx)
 
+    def _prestarts(self) -> bool:
+        """Whether this session starts its kernel when it is created (``[execution] prestart``
+        and a role that runs code)."""
+        return self.app.config.table("execution").prestart and any(s.runs_code for s in self._role_specs.values())
+
     def prestart(self) -> None:
-        """Start the kernel in the background when a role of this session runs code (``[execution] prestart``)."""
-        if self._execution is not None or not self.app.config.table("execution").prestart:
+        """Start the kernel (or take one from the warm pool) in the background, on the loop.
+
+        Scheduled when the session is created, so the kernel starts while the model writes
+        the first reply; not part of the session's background work, which a round waits
+        for before its first call. Whatever fails here fails again, with the same error,
+        where code first needs the kernel.
+        """
+        if self._closed or self._execution is not None:
             return
-        if any(spec.runs_code for spec in self._role_specs.values()):
-            self._spawn(self._session_execution().start())
+        try:
+            self._session_execution().prestart()
+        except Exception:
+            log.debug("session %s: the kernel could not be started early", self.id, exc_info=True)
 
     def host_calls(self, ctx: HookContext) -> HostCalls | None:
         """The answerer of one execution's host plugin calls on behalf of ``ctx``'s role

@@ -83,8 +83,9 @@ class ExecutionConfig:
     sessions are kept apart without naming them: when the host runs as root (each kernel
     has its own user), or when neither bubblewrap nor Landlock is there to name them."""
     prestart: bool = True
-    """A session whose roles run code starts its kernel (or takes one from the pool) when its
-    first round starts, so the kernel starts while the model writes the first reply."""
+    """A session whose roles run code starts its kernel (or takes one from the pool) as soon
+    as it is created, so the kernel starts while the model writes the first reply; a failure
+    to start is reported where code first needs the kernel, as without it."""
     restore_on_resume: bool = False
     """A resumed session re-runs its successful cells in order before its first execution."""
     python: str = ""

@@ -41,8 +41,9 @@ class Executor(Protocol):
     """
 
     async def start(self) -> None:
-        """Start the kernel now rather than at the first execution (the session calls it early,
-        while the model is thinking); a failure here is raised again by the first execution."""
+        """Start the kernel now rather than at the first execution (the session calls it when
+        it is created, while the model is thinking); the session raises a failure here at the
+        first execution instead of calling :meth:`execute`."""
         ...
 
     async def execute(self, code: str) -> ExecutionResult:

@@ -229,6 +229,7 @@ class KernelExecutor:
             raise
         kernel.on_hold = False
         self._kernel = kernel
+        log.debug("session %s: kernel %d ready", self.setup.session_id, kernel.pid)
         return kernel, first
 
     def _submit(

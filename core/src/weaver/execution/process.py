@@ -133,6 +133,7 @@ class KernelProcess(KernelChannel):
                 os.chmod(path, 0o700)
 
     async def _launch(self) -> None:
+        log.debug("starting a kernel for %s", self.site.session or f"a session of {self.site.sessions}")
         root = identity.host_is_root()
         if root:
             try:

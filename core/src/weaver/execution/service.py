@@ -50,6 +50,7 @@ class SessionExecution:
         self._on_restore = on_restore
         self._executor: Executor | None = None
         self._lock = asyncio.Lock()
+        self._starting: asyncio.Task[BaseException | None] | None = None
 
     async def executor(self) -> Executor:
         """The session's executor, created (and, when resuming with restore on, restored) once."""
@@ -85,12 +86,35 @@ class SessionExecution:
             self.restore_report = report
             self._on_restore(report.summary(), to_data(report))
 
-    async def start(self) -> None:
-        """Start the executor's kernel ahead of the first execution; a failure waits for that execution."""
+    def prestart(self) -> None:
+        """Start the executor's kernel in the background, on the running loop, ahead of the
+        first execution (the session calls it when it is created, so the kernel starts while
+        the model writes its first reply).
+
+        A failure is kept for the first execution, which raises it as its own (the same
+        error, when the code first needs the kernel) instead of starting a kernel again.
+        """
+        if self._starting is None and self._executor is None:
+            self._starting = asyncio.ensure_future(self._start())
+
+    async def _start(self) -> BaseException | None:
         try:
             await (await self.executor()).start()
-        except Exception:
+        except Exception as exc:
             log.debug("session %s: starting the kernel early failed", self.session_id, exc_info=True)
+            return exc
+        return None
+
+    async def _started(self) -> None:
+        """Wait for the early start, if one is under way; raise what it failed with, once."""
+        if self._starting is None:
+            return
+        # Shielded: an execution cancelled while it waits leaves the start to finish (or
+        # fail) for the next one, rather than half-started.
+        failure = await asyncio.shield(self._starting)
+        self._starting = None
+        if failure is not None:
+            raise failure
 
     async def execute(
         self,
@@ -102,6 +126,7 @@ class SessionExecution:
         """Run ``code``; ``plugin_budget`` (what the budget's scope has left), ``on_output``
         (called with ``(stream_name, text)`` as output arrives) and ``host_calls`` (answers
         host plugin calls) go to an executor that takes them."""
+        await self._started()
         executor = await self.executor()
         accepts = inspect.signature(executor.execute).parameters
         extra: dict[str, Any] = {}
@@ -117,6 +142,10 @@ class SessionExecution:
         return self._executor.variables() if self._executor is not None else ()
 
     async def close(self) -> None:
+        """Stop the kernel; one still starting is let finish first, so that none is left behind."""
+        if self._starting is not None:
+            await asyncio.wait({self._starting})
+            self._starting = None
         if self._executor is not None:
             executor, self._executor = self._executor, None
             await executor.close()

@@ -110,10 +110,9 @@ def schema_of(
         return declared
     target = function.__call__ if inspect.isclass(function) else function
     plugin_name: str = name or str(getattr(function, "__name__", ""))
-    source = _source(target)
 
     def fail(message: str) -> PluginLoadError:
-        return PluginLoadError(message, name=plugin_name, source=source)
+        return PluginLoadError(message, name=plugin_name, source=_source(target))
 
     if not plugin_name.isidentifier() or keyword.iskeyword(plugin_name):
         raise fail("the name must be a Python identifier, since generated code calls it by name")
@@ -210,7 +209,9 @@ def type_text(annotation: Any) -> str:
 
 
 def _source(function: Any) -> str:
-    try:
-        return f"{inspect.getsourcefile(function)}:{inspect.getsourcelines(function)[1]}"
-    except (OSError, TypeError):
+    """``file:line`` of the function's first line (its first decorator), as
+    ``inspect.getsourcelines`` gives it but without reading and tokenizing the file."""
+    code = getattr(function, "__code__", None)
+    if code is None:
         return getattr(function, "__module__", "") or ""
+    return f"{inspect.getsourcefile(function) or code.co_filename}:{code.co_firstlineno}"

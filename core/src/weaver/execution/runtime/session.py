@@ -93,11 +93,18 @@ def warm_up() -> None:
     """Ready a kernel started ahead of time for the session that will take it.
 
     Builds what IPython otherwise builds on the first user cell, on that session's clock
-    (the display formatters, the transcript logger), and puts the kernel on hold until a
+    (the display formatters, the transcript logger), imports what binding plugins of
+    extensions imports, and puts the kernel on hold until a
     session's setup succeeds in it (see :class:`Hold`).
     """
     global _hold
     from IPython import get_ipython
+
+    # An extension that contributes plugins is imported by its plugins' targets, and it
+    # imports the core's hook marker and configuration types at its top: paid here, not
+    # when a session binds its plugins.
+    import weaver.config
+    import weaver.hookspecs  # noqa: F401
 
     shell = get_ipython()
     shell.display_formatter.formatters  # noqa: B018 - built on first access
