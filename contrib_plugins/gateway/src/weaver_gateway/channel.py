@@ -282,6 +282,10 @@ class GatewayKernel(KernelChannel):
     async def _next_shell(self, timeout: float) -> dict[str, Any]:
         return await self._next("shell", timeout)
 
+    @property
+    def ident(self) -> str:
+        return self.kernel_id
+
     async def is_alive(self) -> bool:
         if self._lost is not None:
             return False

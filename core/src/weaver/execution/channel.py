@@ -181,6 +181,11 @@ class KernelChannel(abc.ABC):
     def exit_description(self) -> str:
         """How the kernel ended, in words, for a ``kernel_died`` result."""
 
+    @property
+    @abc.abstractmethod
+    def ident(self) -> str:
+        """What names this kernel in the log (a process id, a gateway's kernel id)."""
+
     def log_tail(self) -> str:
         """The end of what the kernel wrote outside of Jupyter's channels, if the carrier sees it."""
         return ""

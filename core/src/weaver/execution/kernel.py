@@ -229,7 +229,7 @@ class KernelExecutor:
             raise
         kernel.on_hold = False
         self._kernel = kernel
-        log.debug("session %s: kernel %d ready", self.setup.session_id, kernel.pid)
+        log.debug("session %s: kernel %s ready", self.setup.session_id, kernel.ident)
         return kernel, first
 
     def _submit(

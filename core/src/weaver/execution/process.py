@@ -90,6 +90,10 @@ class KernelProcess(KernelChannel):
         """IOPub and stdin at once: a host-plugin call waits on stdin while output flows."""
 
     @property
+    def ident(self) -> str:
+        return str(self.pid)
+
+    @property
     def sandboxed(self) -> bool:
         return self.sandbox == "bwrap"
 
