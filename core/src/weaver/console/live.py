@@ -29,6 +29,7 @@ from weaver.model import USER, Attachment, AttachmentType, Post, Round, Usage
 from weaver.serde import from_data
 
 if TYPE_CHECKING:
+    from weaver.client import Client
     from weaver.engine import App
 
 STREAM_TAIL_LINES = 12
@@ -92,8 +93,8 @@ class LiveView:
         self._region: Live | None = None
         self._spinner = Spinner("dots", style="cyan")
 
-    def attach(self, app: App) -> Callable[[], None]:
-        """Subscribe to ``app``'s events; returns the unsubscribe function."""
+    def attach(self, app: App | Client) -> Callable[[], None]:
+        """Subscribe to ``app``'s events (a local App's, or a service client's); returns the unsubscribe function."""
         return app.subscribe(self)
 
     def close(self) -> None:
