@@ -7,10 +7,10 @@ sessions. Requests are made with httpx2, as any client would.
 
 from __future__ import annotations
 
-from http.client import HTTPConnection
 import json
 import os
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 

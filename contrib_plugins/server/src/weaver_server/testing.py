@@ -11,7 +11,8 @@ subprocess, a project for it, and a scripted model for :class:`weaver.testing.Fa
 
 :func:`scripted_model` plays the built-in Planner and CodeInterpreter: a request that starts
 with ``run:`` has the rest run as Python in the session's kernel; the Planner then answers
-with what the code printed.
+with what the code printed. A request containing ``fail:`` makes the model answer with an
+HTTP 400, so the round fails.
 """
 
 from __future__ import annotations
@@ -31,19 +32,30 @@ from typing import Any
 
 import attrs
 
+from weaver.testing.fake_openai import FakeError
 from weaver.testing.wire import code_reply, planner_reply
 
 START_TIMEOUT_S = 90.0
 """How long the service may take to start (generous: machines running tests are busy)."""
 PLAN = "1. Run the code\n2. Report what it printed"
 RUN = "run:"
+FAIL = "fail:"
 _SERVING = re.compile(r"weaver: serving (http://\S+)")
+_DIE_WITH_PARENT = (
+    "import ctypes, runpy, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
+    "sys.argv[0] = 'weaver'; runpy.run_module('weaver.cli', run_name='__main__')"
+)
+_LAUNCH = (sys.executable, "-c", _DIE_WITH_PARENT) if sys.platform == "linux" else (sys.executable, "-m", "weaver.cli")
+"""``weaver`` as a child that gets a SIGTERM when the test process dies (PR_SET_PDEATHSIG, on
+Linux), so no service outlives the tests that started it."""
 
 
-def scripted_model(request: dict[str, Any]) -> str:
+def scripted_model(request: dict[str, Any]) -> str | FakeError:
     """The model's reply to one request of a round, chosen by who asks and what came last."""
     messages = request["messages"]
     system, last = messages[0]["content"], messages[-1]["content"]
+    if FAIL in last:
+        return FakeError(400, "the model refuses requests that say fail: (scripted)")
     if system.startswith("You are CodeInterpreter."):
         request = next((m["content"] for m in reversed(messages) if "# Request from Planner\n" in m["content"]), "")
         asked = request.rsplit("# Request from Planner\n", 1)[-1].strip()
@@ -113,7 +125,7 @@ def serve(
     extra = dict(env)
     if tokens:
         extra["WEAVER_SERVER__TOKENS"] = ",".join(f"{user}:{token}" for user, token in tokens.items())
-    command = [sys.executable, "-m", "weaver.cli", "-p", str(project), "serve", "--port", "0", *args]
+    command = [*_LAUNCH, "-p", str(project), "serve", "--port", "0", *args]
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env=clean_environment(extra),
