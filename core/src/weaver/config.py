@@ -457,6 +457,10 @@ class SessionConfig:
     """The longest message or attachment kept in history and prompts; a longer one (a huge
     paste, a runaway reply) is kept whole in a file beside the session's log and enters the
     history as its head and tail with a note saying where the rest is."""
+    delta_interval_s: float = attrs.field(default=1 / 30, validator=at_least(0))
+    """Streamed text (a plan, code, a message as the model writes it) is published at most
+    this often per part: deltas arriving faster are joined into one event, about 30 updates
+    a second by default (0: every delta as it arrives)."""
 
 
 @attrs.frozen
@@ -492,3 +496,7 @@ class ApprovalConfig:
     timeout_s: float = attrs.field(default=600.0, validator=greater_than(0))
     plugin_cost_over: float = attrs.field(default=0.0, validator=at_least(0))
     """Under ``code = "risky"``, a call to a plugin whose ``cost`` per call is above this asks first."""
+    plugin_calls: str = attrs.field(default="never", validator=one_of("never", "always", "costly"))
+    """When a call of a host plugin, made by running code, waits for a person: ``never``,
+    ``always``, or ``costly`` (the plugin's ``cost`` per call is above ``plugin_cost_over``).
+    The time a person takes does not count toward ``[execution] timeout_s``."""

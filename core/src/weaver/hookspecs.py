@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ConfigTable,
         ExecutorSpec,
         LLMBackendSpec,
+        PluginSourceSpec,
         PluginSpec,
         RoleSpec,
         Verdict,
@@ -171,12 +172,33 @@ def weaver_roles() -> Iterable[RoleSpec]:
 def weaver_plugins(config: Config) -> Iterable[PluginSpec]:
     """Declare plugins: functions that generated code calls inside the kernel.
 
+    A target is imported (on the host, for its schema) only when the plugin is enabled and
+    no plugin of the project's own folder has its name: the project's wins, and this one is
+    listed as shadowed.
+
     Example::
 
         @weaver.hookimpl
         def weaver_plugins(config):
             return [PluginSpec(name="sql_pull_data", target="weaver_data_plugins.sql:sql_pull_data",
                                description="Run a read-only SQL query; returns a DataFrame.")]
+    """
+
+
+@hookspec
+def weaver_plugin_sources(config: Config) -> Iterable[PluginSourceSpec]:
+    """Declare sources of host plugins found at run time, such as MCP servers.
+
+    Each source's ``factory()`` is called once per App, when its plugins are first needed;
+    the source lists its tools (each becomes the host plugin ``<source>.<tool>``, with a
+    typed signature) and runs their calls on the host. The App closes it when it closes.
+    See :class:`weaver.plugins.sources.PluginSource`.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_plugin_sources(config):
+            return [PluginSourceSpec(name="github", factory=lambda: GitHubTools(config))]
     """
 
 
@@ -195,6 +217,11 @@ def weaver_llm_backends() -> Iterable[LLMBackendSpec]:
 @hookspec
 def weaver_executors() -> Iterable[ExecutorSpec]:
     """Declare code executors, selected with ``[execution] executor = "name"``.
+
+    An executor over Jupyter kernels reuses :class:`weaver.execution.kernel.KernelExecutor`
+    with a :class:`weaver.execution.channel.KernelChannel` of its own (as ``weaver-gateway``
+    does); ``weaver.testing.executor_conformance`` is the suite it should pass. The spec's
+    optional ``warm_up`` and ``check`` serve ``App.warm_up()`` and ``weaver doctor``.
 
     Example::
 

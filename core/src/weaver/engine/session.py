@@ -25,6 +25,7 @@ from weaver.config import ApprovalConfig
 from weaver.context import ChatPort, HookContext, LLMPort
 from weaver.engine.accounting import Accounts, usage_in
 from weaver.engine.bounds import bounded, bounded_post
+from weaver.engine.deltas import DELTAS, DeltaBuffer
 from weaver.engine.driver import RoundInProgress, drive
 from weaver.engine.loop import running_loop
 from weaver.errors import WeaverError
@@ -37,10 +38,12 @@ from weaver.store import SessionPaths, SessionStore, session_paths
 
 if TYPE_CHECKING:
     from weaver.engine.app import App
+    from weaver.execution.output import OutputCallback
     from weaver.execution.pipeline import CodePipeline, CodeRun
-    from weaver.execution.result import ExecutionResult, VariableInfo
+    from weaver.execution.result import ExecutionResult, FileListing, VariableInfo
     from weaver.execution.service import SessionExecution
     from weaver.memory import CompressedMemory, MemoryBudget
+    from weaver.plugins.host import HostCalls
 
 log = logging.getLogger("weaver.engine")
 
@@ -83,6 +86,8 @@ class Session:
         self._pipeline: CodePipeline | None = None
         self._llm_lock: asyncio.Lock | None = None
         """One LLM call of this session at a time (see :class:`weaver.llm.service.ChatClient`)."""
+        interval = app.config.table("session").delta_interval_s
+        self._deltas = DeltaBuffer(lambda event: self.app.publish(event, self), interval)
 
     # ---- public API -----------------------------------------------------------------
 
@@ -142,6 +147,12 @@ class Session:
         """The kernel's variables after the latest execution (empty before the first)."""
         return self._execution.variables() if self._execution is not None else ()
 
+    def files(self) -> FileListing:
+        """The files code can open in this session's working directory, at most 50 of them."""
+        from weaver.execution.boundary import files_for_code
+
+        return files_for_code(self.app.config, self.paths.root)
+
     def pending_approvals(self) -> tuple[ApprovalRequest, ...]:
         """What the session is waiting for a person to approve, oldest first."""
         with self._approvals_lock:
@@ -180,6 +191,7 @@ class Session:
             return
         self._closed = True
         await self.settle(timeout=SETTLE_TIMEOUT_S)
+        self._deltas.flush()
         if self._execution is not None:
             await self._execution.close()
         if self._store is not None:
@@ -189,7 +201,16 @@ class Session:
     # ---- ports: what roles and hooks are given --------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """Publish an event; durable ones are appended to the session's log first."""
+        """Publish an event; durable ones are appended to the session's log first.
+
+        Deltas of streamed text are joined into fewer events, at most one per part every
+        ``[session] delta_interval_s``, and always published before the session's next
+        event of any other kind (:mod:`weaver.engine.deltas`).
+        """
+        if event.type in DELTAS:
+            self._deltas.add(event)
+            return
+        self._deltas.flush()
         if event.type is EventType.llm_call:
             self._accounts.charge(event)
         elif event.type is EventType.state:
@@ -258,6 +279,7 @@ class Session:
             run_code=run_code,
             variables=lambda: self.variables(),
             plugins=self.app.plugins,
+            files=lambda: self.files(),
             memory=memory,
             approve=approve,
         )
@@ -324,7 +346,10 @@ class Session:
             from weaver.execution.pipeline import CodePipeline
 
             self._pipeline = CodePipeline(
-                self.app.hooks, lambda code, budget: self._execute(code, budget), variables=lambda: self.variables()
+                self.app.hooks,
+                lambda code, budget, on_output, host: self._execute(code, budget, on_output, host),
+                variables=lambda: self.variables(),
+                host_calls=self.host_calls,
             )
         return await self._pipeline.run(code, mode, ctx)
 
@@ -335,9 +360,37 @@ class Session:
         if any(spec.runs_code for spec in self._role_specs.values()):
             self._spawn(self._session_execution().start())
 
-    async def _execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
-        result = await self._session_execution().execute(code, plugin_budget)
+    def host_calls(self, ctx: HookContext) -> HostCalls | None:
+        """The answerer of one execution's host plugin calls on behalf of ``ctx``'s role
+        (``None`` when the App has no host plugins)."""
+        runner = self.app.host_runner
+        if not runner.plugins:
+            return None
+        from weaver.plugins.host import HostCalls, HostPlace  # only in sessions with host plugins
+
+        place = HostPlace(self.id, self.paths.cwd, self.paths.artifacts)
+        return HostCalls(ctx, self.app.hooks, runner, place, self.app.host_replay())
+
+    async def _execute(
+        self,
+        code: str,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host: HostCalls | None = None,
+    ) -> ExecutionResult:
+        from weaver.execution.executor import ExecutionCancelled
+
+        if host is None:  # the host program's own code: its host plugin calls are the user's
+            host = self.host_calls(self.hook_context(USER))
         round_id = self._current.round.id if self._current is not None else None
+        try:
+            result = await self._session_execution().execute(code, plugin_budget, on_output, host)
+        except ExecutionCancelled as cancelled:
+            # The round goes on being cancelled; what the code printed until then is kept.
+            self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(cancelled.result)}))
+            raise
+        if host is not None:
+            result = attrs.evolve(result, plugin_calls=host.reported(result.plugin_calls))
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result
 
