@@ -156,3 +156,29 @@ def test_cancelling_a_round_that_waits_for_approval(alice: httpx2.Client) -> Non
     assert alice.post(f"/sessions/{round.session_id}/rounds/{round.round_id}/cancel").json() == {"cancelled": True}
     assert round.end()["state"] == "cancelled"
     assert alice.get(f"/sessions/{round.session_id}/approvals").json() == []
+
+
+def test_no_answer_in_time_is_a_recorded_rejection(tmp_path: Path) -> None:
+    with FakeOpenAIServer(scripted_model) as model:
+        project = write_project(
+            tmp_path / "project", model.base_url, execution={"pool_size": 0}, approval={"code": "always", "timeout_s": 0.5}
+        )
+        with serve(project, tokens={"alice": ALICE}) as service, client(service, ALICE) as alice:
+            round = Round(alice, WRITES)
+            asked = round.next_request()
+            params = {"after": round.after, "round_id": round.round_id}
+            with alice.sse(f"/sessions/{round.session_id}/events", params=params) as source:
+                seen = [message.event for message in source if message.data]  # nobody answers anything
+            ended = alice.get(f"/sessions/{round.session_id}/rounds/{round.round_id}").json()
+            assert round.answer(asked, "approved").status_code == 404, "too late: the request is gone"
+            assert alice.get(f"/sessions/{round.session_id}/approvals").json() == []
+            log = read_log(service.workspace / "users" / "alice" / "sessions" / round.session_id / "events.jsonl").events
+            requests = [e.data["request"]["id"] for e in log if e.type is EventType.approval_request]
+            answers = [e.data["answer"] for e in log if e.type is EventType.approval]
+            assert [a["request_id"] for a in answers] == requests and requests[0] == asked["id"]
+            assert {(a["decision"], a["by"]) for a in answers} == {("rejected", "timeout")}
+            assert all("nobody answered within 0.5 s" in a["reason"] for a in answers)
+            assert not (round.cwd(service) / "ran.txt").exists(), "code nobody approved never ran"
+            assert seen.count("approval") == len(answers) and seen[-1] == "round_end", "each one on the stream too"
+            # The model is told each time why nothing ran, and the round ends without the code's output.
+            assert (ended["state"], ended["answer"]) == ("finished", "Done: no output")

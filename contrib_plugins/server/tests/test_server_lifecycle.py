@@ -78,6 +78,33 @@ def test_sigterm_cancels_running_rounds_records_them_and_closes_every_kernel(tmp
             assert last["data"]["round"]["answer"] == "Done: again"
 
 
+def test_ctrl_c_cancels_a_running_round_and_one_waiting_for_approval(tmp_path: Path) -> None:
+    with FakeOpenAIServer(scripted_model) as model:
+        project = write_project(
+            tmp_path / "project", model.base_url, execution={"pool_size": 0}, approval={"code": "always", "timeout_s": LIVENESS * 4}
+        )
+        with serve(project, tokens={"alice": ALICE}) as service, api(service.url) as http:
+            started = {}
+            for _ in range(2):
+                session_id = http.post("/sessions").json()["id"]
+                started[session_id] = http.post(f"/sessions/{session_id}/messages", json={"text": FOREVER}).json()
+                wait_for(lambda session_id=session_id: http.get(f"/sessions/{session_id}/approvals").json() != [], "the code's approval request")
+            running, waiting = started
+            request = http.get(f"/sessions/{running}/approvals").json()[0]
+            assert http.post(f"/sessions/{running}/approvals/{request['id']}", json={"decision": "approved"}).status_code == 200
+            cwd = service.workspace / "users" / "alice" / "sessions" / running / "cwd"
+            wait_for((cwd / "running").exists, "the approved code to run")
+            kernels = psutil.Process(service.process.pid).children(recursive=True)
+            assert kernels, "the running session's kernel"
+            assert service.stop(signal.SIGINT) == 130, "".join(service.stderr)
+            assert all(wait_gone(kernel.pid) for kernel in kernels), "no kernel outlives the service"
+            for session_id, round in started.items():
+                log = read_log(service.workspace / "users" / "alice" / "sessions" / session_id / "events.jsonl").events
+                ended = [e for e in log if e.type.value == "round_end"]
+                assert [(e.round_id, e.data["round"]["state"]) for e in ended] == [(round["round_id"], "cancelled")]
+            assert not (cwd.parent.parent / waiting / "cwd" / "running").exists(), "the code nobody approved never ran"
+
+
 def test_without_tokens_the_service_makes_one_and_refuses_everyone_else(tmp_path: Path) -> None:
     with FakeOpenAIServer(scripted_model) as model:
         project = write_project(tmp_path / "project", model.base_url, execution={"pool_size": 0})
