@@ -20,8 +20,7 @@ import pytest
 
 from weaver.events import DURABLE, EventType
 from weaver.store import read_log
-from weaver.testing import FakeOpenAIServer
-from weaver_server.testing import ServiceProcess, scripted_model, serve, write_project
+from weaver_server.testing import ServiceProcess, scripted_service
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +34,10 @@ WAIT_FOR_GO = "run: import pathlib, time\nwhile not pathlib.Path('go').exists():
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    with FakeOpenAIServer(scripted_model) as model:
-        project = write_project(
-            tmp_path_factory.mktemp("project"),
-            model.base_url,
-            execution={"pool_size": 1},
-            server={"max_request_bytes": MAX_REQUEST, "max_upload_bytes": MAX_UPLOAD, "heartbeat_s": 0.5},
-        )
-        with serve(project, tokens={"alice": ALICE, "bob": BOB}) as running:
-            yield running
+    limits = {"max_request_bytes": MAX_REQUEST, "max_upload_bytes": MAX_UPLOAD, "heartbeat_s": 0.5}
+    directory = tmp_path_factory.mktemp("project")
+    with scripted_service(directory, tokens={"alice": ALICE, "bob": BOB}, execution={"pool_size": 1}, server=limits) as running:
+        yield running
 
 
 def http(service: ServiceProcess, token: str | None = ALICE) -> httpx2.Client:

@@ -14,7 +14,7 @@ import pytest
 from weaver.events import EventType
 from weaver.store import read_log
 from weaver.testing import FakeOpenAIServer
-from weaver_server.testing import ServiceProcess, scripted_model, serve, write_project
+from weaver_server.testing import ServiceProcess, scripted_model, scripted_service, serve, write_project
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +26,10 @@ WRITES = "run: from pathlib import Path\nPath('ran.txt').write_text('ran')\nprin
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    with FakeOpenAIServer(scripted_model) as model:
-        project = write_project(
-            tmp_path_factory.mktemp("project"),
-            model.base_url,
-            execution={"pool_size": 0},
-            approval={"code": "always", "plan": True, "timeout_s": LIVENESS * 4},
-        )
-        with serve(project, tokens={"alice": ALICE, "bob": BOB}) as running:
-            yield running
+    approval = {"code": "always", "plan": True, "timeout_s": LIVENESS * 4}
+    directory = tmp_path_factory.mktemp("project")
+    with scripted_service(directory, tokens={"alice": ALICE, "bob": BOB}, execution={"pool_size": 0}, approval=approval) as running:
+        yield running
 
 
 def client(service: ServiceProcess, token: str) -> httpx2.Client:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import shutil
 import time
@@ -370,9 +371,10 @@ class WeaverService:
             del self._open[key]
             task = asyncio.get_running_loop().create_task(self._close_session(entry))
             self._closing[key] = task
-            task.add_done_callback(lambda _, key=key: self._closed(key))
+            task.add_done_callback(functools.partial(self._closed, key))
 
-    def _closed(self, key: Key) -> None:
+    def _closed(self, key: Key, task: asyncio.Task[None]) -> None:
+        """``task`` closed the session of ``key``: forget it, and its hub if nobody watches."""
         self._closing.pop(key, None)
         self._release_hub(key)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import attrs
 
-from weaver.testing.fake_openai import FakeError
+from weaver.testing.fake_openai import FakeError, FakeOpenAIServer
 from weaver.testing.wire import code_reply, planner_reply
 
 START_TIMEOUT_S = 90.0
@@ -57,8 +57,8 @@ def scripted_model(request: dict[str, Any]) -> str | FakeError:
     if FAIL in last:
         return FakeError(400, "the model refuses requests that say fail: (scripted)")
     if system.startswith("You are CodeInterpreter."):
-        request = next((m["content"] for m in reversed(messages) if "# Request from Planner\n" in m["content"]), "")
-        asked = request.rsplit("# Request from Planner\n", 1)[-1].strip()
+        planner = next((m["content"] for m in reversed(messages) if "# Request from Planner\n" in m["content"]), "")
+        asked = planner.rsplit("# Request from Planner\n", 1)[-1].strip()
         return code_reply(asked[len(RUN) :].strip() if asked.startswith(RUN) else "print('nothing to run')")
     if system.startswith("You are Planner."):
         if last.startswith("CodeInterpreter:"):
@@ -156,3 +156,11 @@ def serve(
     finally:
         if process.poll() is None:
             service.stop()
+
+
+@contextmanager
+def scripted_service(directory: Path, *, tokens: Mapping[str, str], **tables: Mapping[str, Any]) -> Iterator[ServiceProcess]:
+    """``weaver serve`` on :func:`scripted_model`: the fake model's server, a project in
+    ``directory`` pointed at it with ``tables`` (:func:`write_project`), and the service."""
+    with FakeOpenAIServer(scripted_model) as model, serve(write_project(directory, model.base_url, **tables), tokens=tokens) as running:
+        yield running
