@@ -30,6 +30,7 @@ TEST_DEPS = (
     "matplotlib>=3.7",
     "hypothesis>=6",
     "jupyter_kernel_gateway>=3",  # a real gateway for the gateway executor's tests
+    "psutil>=5.9",  # the service's tests count the kernels and descriptors of `weaver serve`
 )
 
 nox.options.sessions = ["tests", "lint"]

@@ -119,3 +119,14 @@ def test_gateway_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
     for name in ("gateway executor: round trip", "gateway executor: first result", "gateway executor: round trip, against local"):
         assert by_name[name]["ratio"] is not None  # baselines measured in the same run
         assert by_name[name]["samples"][0] > 0
+
+
+def test_server_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = well_formed(runner, "bench_server", load("bench_server").run(1, levels=(1, 2), rounds=2))
+    for level in (1, 2):
+        for mode in ("in-process", "server"):
+            assert rows[f"{mode}: {level} clients: failed rounds"]["samples"] == [0.0]
+            assert len(rows[f"{mode}: {level} clients: round latency"]["samples"]) == level * 2
+        for measure in ("throughput", "round latency", "round latency p95"):
+            row = rows[f"server: {level} clients: {measure}"]
+            assert row["baseline"] == f"in-process: {level} clients: {measure}" and row["ratio"] is not None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from weaver.engine import RoundStopped
-from weaver.errors import ConfigError, WeaverError
+from weaver.errors import ConfigError, SessionNotFoundError, WeaverError
 from weaver.events import Event, EventType
 from weaver.hookspecs import hookimpl
 from weaver.model import USER, AttachmentType, Post, Round, RoundState
@@ -358,6 +358,26 @@ def test_files_are_copied_into_the_session_cwd_and_attached(app_with: Callable[.
     assert round.answer == "data.csv=x\n1\n2\n; notes.txt=hello"
     data.write_text("changed")
     assert copied.read_text() == "x\n1\n2\n", "a copy, not a link"
+
+
+def test_sessions_of_one_app_in_workspaces_of_their_own(app_with: Callable[..., Any], tmp_path: Path) -> None:
+    """A service with one App for many users keeps each user's sessions apart, even under one id."""
+    app = app_with("echo")
+    alice, bob = tmp_path / "users" / "alice", tmp_path / "users" / "bob"
+    first = app.session("shared-id", workspace=alice)
+    second = app.session("shared-id", workspace=bob)
+    assert first.send_message("from alice").answer == "echo: from alice"
+    assert second.send_message("from bob").answer == "echo: from bob"
+    assert first.paths.root == alice / "sessions" / "shared-id"
+    assert app.session_ids(workspace=alice) == app.session_ids(workspace=bob) == ["shared-id"]
+    assert app.session_ids() == [], "nothing in the App's own workspace"
+    first.close()
+    assert second.send_message("still open").answer == "echo: still open", "closing one forgets only that one"
+    second.close()
+    resumed = app.resume("shared-id", workspace=alice)
+    assert [r.user_query for r in resumed.rounds] == ["from alice"]
+    with pytest.raises(SessionNotFoundError):
+        app.resume("shared-id")
 
 
 def test_events_come_in_order_and_reach_the_event_hook(

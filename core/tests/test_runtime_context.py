@@ -330,6 +330,7 @@ def test_every_runtime_hook_takes_the_context() -> None:
         "weaver_plugin_sources",
         "weaver_llm_backends",
         "weaver_executors",
+        "weaver_server_mount",  # setup: the service's application is being built, no session yet
     }
     for name in hookspecs.HOOK_NAMES:
         parameters = list(inspect.signature(getattr(hookspecs, name)).parameters)

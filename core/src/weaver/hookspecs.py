@@ -26,7 +26,7 @@ nothing but pluggy at run time (the types below are for readers and type checker
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -101,6 +101,29 @@ def weaver_cli(app: typer.Typer) -> None:
             def hello(name: str = "world"):
                 \"\"\"Say hello.\"\"\"
                 print(f"hello {name}")
+    """
+
+
+@hookspec
+def weaver_server_mount(app: Any) -> None:
+    """Add routes, pages, middleware or a whole web UI to the HTTP service of ``weaver serve``.
+
+    Called once, while the service's ASGI application (a FastAPI app, from the
+    ``weaver-server`` extension) is built, after its own API under ``/v1``. Mount under a
+    prefix of your own (``/ui``): ``app.state.weaver`` is the service (sessions, rounds,
+    events of each user) and ``weaver_server.auth.current_user`` the dependency that gives a
+    route the user of a request's token. Import the web framework inside the hook, not at
+    module level. If this hook raises, the service does not start.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_server_mount(app):
+            from starlette.responses import HTMLResponse
+
+            @app.get("/hello", include_in_schema=False)
+            def hello():
+                return HTMLResponse("<p>hello from an extension</p>")
     """
 
 

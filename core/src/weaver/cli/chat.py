@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from weaver.cli.remote import server_option, sessions_of, token_option
 from weaver.cli.state import CliState
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from weaver.client import Client, RemoteSession
     from weaver.console import LiveView
     from weaver.engine import App, Session
 
@@ -54,20 +56,25 @@ def chat(
     session_id: Annotated[
         str | None, typer.Option("--session", metavar="ID", help="Resume a stored session instead of starting one.")
     ] = None,
+    server: Annotated[str | None, server_option()] = None,
+    token: Annotated[str | None, token_option()] = None,
 ) -> None:
     """Chat with Weaver: requests run as rounds, rendered live; /help lists the commands."""
-    app = CliState.of(ctx).ready_app()
-    session = app.resume(session_id) if session_id else app.session()
-    if any(spec.runs_code for spec in app.roles.values()):
-        app.warm_up()  # a kernel ready for the session after this one (/reset), started in the background
-    raise typer.Exit(Chat(app, session).loop())
+    with sessions_of(CliState.of(ctx), server, token) as app:
+        session = app.resume(session_id) if session_id else app.session()
+        from weaver.engine import App  # as every command's heavy imports: not on --help's path
+
+        if isinstance(app, App) and any(spec.runs_code for spec in app.roles.values()):
+            app.warm_up()  # a kernel ready for the session after this one (/reset), started in the background
+        status = Chat(app, session).loop()
+    raise typer.Exit(status)
 
 
 Reader = Callable[[], str]
 """Reads one line; raises ``EOFError`` at end of input and ``KeyboardInterrupt`` on Ctrl-C."""
 
 
-def _reader(app: App) -> Reader:
+def _reader(app: App | Client) -> Reader:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return lambda: input(PROMPT)
     import asyncio
@@ -97,7 +104,14 @@ class Chat:
     """The read-run loop of ``weaver chat`` over one session (``/reset`` starts a new one)."""
 
 
-    def __init__(self, app: App, session: Session, *, console: Console | None = None, read: Reader | None = None) -> None:
+    def __init__(
+        self,
+        app: App | Client,
+        session: Session | RemoteSession,
+        *,
+        console: Console | None = None,
+        read: Reader | None = None,
+    ) -> None:
         from weaver.console import LiveView, make_console
 
         self.app = app

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from weaver.approvals import ApprovalRequest
+    from weaver.client import RemoteSession
     from weaver.engine import Session
 
 Ask = Callable[["ApprovalRequest"], tuple[str, "str | None", str]]
@@ -51,7 +52,11 @@ def exit_code(round: Round) -> int:
 
 
 def run_round(
-    session: Session, text: str, files: Sequence[str | os.PathLike[str]], console: Console, ask: Ask | None = None
+    session: Session | RemoteSession,
+    text: str,
+    files: Sequence[str | os.PathLike[str]],
+    console: Console,
+    ask: Ask | None = None,
 ) -> Round:
     """Run one round to its end; Ctrl-C cancels it and the cancelled round is returned.
 

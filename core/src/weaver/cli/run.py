@@ -10,6 +10,9 @@ session log stores in ``round_end`` events)::
      "answer": "..." | null, "usage": {"prompt_tokens", "completion_tokens", "cost",
      "llm_calls", "estimated"}, "created_at": 1700000000.0, "ended_at": 1700000012.3}
 
+With ``--server URL`` the round runs on a Weaver service (``weaver serve``) instead, as the
+user of ``--token`` (or ``$WEAVER_TOKEN``); the output and the exit status are the same.
+
 Exit status: 0 the round finished; 1 it failed (or Weaver reported an error); 2 the
 command line or the project's configuration is wrong (a bad option, an invalid
 ``weaver.toml`` value, a role nobody provides), so no round could run; 130 cancelled with
@@ -24,6 +27,7 @@ from typing import Annotated
 
 import typer
 
+from weaver.cli.remote import server_option, sessions_of, token_option
 from weaver.cli.state import CliState
 
 
@@ -53,6 +57,8 @@ def run(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Approve every approval request ([approval]) without asking.")
     ] = False,
+    server: Annotated[str | None, server_option()] = None,
+    token: Annotated[str | None, token_option()] = None,
 ) -> None:
     """Run one round and exit: 0 finished, 1 failed, 2 usage or config error, 130 cancelled.
 
@@ -66,15 +72,15 @@ def run(
     from weaver.serde import to_json
 
     console = make_console(stderr=True)
-    app = CliState.of(ctx).ready_app()
-    session = app.resume(session_id) if session_id else app.session()
-    view = LiveView(console, session_id=session.id)
-    unsubscribe = view.attach(app)
-    try:
-        round = run_round(session, request, files or (), console, ask=approve_all if yes else None)
-    finally:
-        unsubscribe()
-        view.close()
+    with sessions_of(CliState.of(ctx), server, token) as app:
+        session = app.resume(session_id) if session_id else app.session()
+        view = LiveView(console, session_id=session.id)
+        unsubscribe = view.attach(app)
+        try:
+            round = run_round(session, request, files or (), console, ask=approve_all if yes else None)
+        finally:
+            unsubscribe()
+            view.close()
     console.print(f"[dim]session {session.id} · weaver sessions show {session.id}[/]")
     if as_json:
         typer.echo(to_json(round))

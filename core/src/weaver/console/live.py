@@ -30,6 +30,7 @@ from weaver.model import USER, Attachment, AttachmentType, Post, Round, Usage
 from weaver.serde import from_data
 
 if TYPE_CHECKING:
+    from weaver.client import Client
     from weaver.engine import App
 
 STREAM_TAIL_LINES = 12
@@ -95,8 +96,9 @@ class LiveView:
         self._region: Live | None = None
         self._spinner = Spinner("dots", style="cyan")
 
-    def attach(self, app: App) -> Callable[[], None]:
-        """Subscribe to ``app``'s events; returns the function that undoes it.
+    def attach(self, app: App | Client) -> Callable[[], None]:
+        """Subscribe to ``app``'s events (a local App's, or a service client's); returns the
+        function that undoes it.
 
         While attached, log lines go through the view (above its live region, in the
         ``warning: ...`` shape) instead of straight to stderr, where they would land inside

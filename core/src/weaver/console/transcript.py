@@ -13,8 +13,8 @@ _SKIPPED = frozenset(
 )
 
 
-def _fence(text: str, language: str = "") -> str:
-    # A fence longer than any backtick run inside keeps code containing ``` intact.
+def fence(text: str, language: str = "") -> str:
+    """``text`` as a fenced Markdown block, its fence longer than any backtick run inside."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{language}\n{text.rstrip()}\n{ticks}"
@@ -33,9 +33,9 @@ def round_markdown(round: Round, number: int) -> str:
             if attachment.type in _SKIPPED:
                 continue
             if attachment.type in _CODE_TYPES and (reply_type is None or reply_type.content.strip() == "python"):
-                lines += [f"**{attachment.type}**", "", _fence(attachment.content, "python"), ""]
+                lines += [f"**{attachment.type}**", "", fence(attachment.content, "python"), ""]
             elif "\n" in attachment.content.strip():
-                lines += [f"**{attachment.type}**", "", _fence(attachment.content), ""]
+                lines += [f"**{attachment.type}**", "", fence(attachment.content), ""]
             else:
                 lines += [f"**{attachment.type}**: {attachment.content.strip()}", ""]
         if post.message.strip():

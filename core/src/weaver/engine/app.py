@@ -3,6 +3,8 @@
 ``App(project_dir)`` loads configuration and extensions once and owns one event loop, run on
 a background thread, on which every session's work happens (:mod:`weaver.engine.loop`).
 ``app.session()`` starts a conversation, ``app.resume(id)`` rebuilds one from its log.
+Sessions live in the App's workspace unless given another (``workspace=``): a service with
+one App for many users keeps each user's sessions in that user's own workspace.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ class App:
         self.workspace = (self.project_dir / self.config.table("workspace").dir).resolve()
         self._loop = LoopThread()
         self._subscribers: list[Subscriber] = []
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[Path, Session] = {}
+        """Open sessions by directory: ids are unique within a workspace, not across them."""
         self._environ = environ
         self._llm: LLMService | None = None
         self._kernels_used = False
@@ -200,21 +203,23 @@ class App:
 
     # ---- sessions -------------------------------------------------------------------
 
-    def session(self, session_id: str | None = None) -> Session:
-        """A new session (with a fresh id unless one is given)."""
-        session = Session(self, new_id("session") if session_id is None else session_id)
-        self._sessions[session.id] = session
+    def session(self, session_id: str | None = None, *, workspace: Path | None = None) -> Session:
+        """A new session (with a fresh id unless one is given), in ``workspace`` (default: the App's)."""
+        session = Session(self, new_id("session") if session_id is None else session_id, workspace=workspace)
+        self._sessions[session.paths.root] = session
         return session
 
-    def resume(self, session_id: str) -> Session:
+    def resume(self, session_id: str, *, workspace: Path | None = None) -> Session:
         """Rebuild a session from its event log; problems in the log are in ``session.problems``.
 
         Everything the log holds comes back: the rounds, the usage of every LLM call
-        (background work included) and the state extensions persisted.
+        (background work included) and the state extensions persisted. ``workspace`` is where
+        it is stored (default: the App's).
         """
-        paths = session_paths(self.workspace, session_id)
+        workspace = self.workspace if workspace is None else workspace
+        paths = session_paths(workspace, session_id)
         if not paths.log.is_file():
-            raise SessionNotFoundError(f"no session {session_id!r} in {self.workspace}", session_id=session_id)
+            raise SessionNotFoundError(f"no session {session_id!r} in {workspace}", session_id=session_id)
         contents = read_log(paths.log)
         for problem in contents.problems:
             log.warning("%s", problem)
@@ -224,17 +229,19 @@ class App:
             rounds=rebuild_rounds(contents.events),
             problems=contents.problems,
             events=contents.events,
+            workspace=workspace,
         )
-        self._sessions[session.id] = session
+        self._sessions[session.paths.root] = session
         return session
 
-    def session_ids(self) -> list[str]:
-        """Ids of every session stored in the workspace."""
-        return session_ids(self.workspace)
+    def session_ids(self, *, workspace: Path | None = None) -> list[str]:
+        """Ids of every session stored in ``workspace`` (default: the App's)."""
+        return session_ids(self.workspace if workspace is None else workspace)
 
     def forget(self, session: Session) -> None:
         """Drop a closed session from the App's open sessions."""
-        self._sessions.pop(session.id, None)
+        if self._sessions.get(session.paths.root) is session:
+            del self._sessions[session.paths.root]
 
     def warm_up(self, wait: bool = False) -> None:
         """Start the warm pool's kernels (``[execution] pool_size``) so that new sessions'

@@ -61,9 +61,10 @@ class Session:
         rounds: Sequence[Round] = (),
         problems: Sequence[str] = (),
         events: Sequence[Event] = (),
+        workspace: Path | None = None,
     ) -> None:
         self.app = app
-        self.paths: SessionPaths = session_paths(app.workspace, session_id)
+        self.paths: SessionPaths = session_paths(app.workspace if workspace is None else workspace, session_id)
         self.id = session_id
         self.rounds: tuple[Round, ...] = tuple(rounds)
         self.problems: tuple[str, ...] = tuple(problems)

@@ -67,6 +67,10 @@ class Hooks:
                 log.warning("extension %r could not add its commands: %s", impl.plugin_name, failures[impl.plugin_name])
         return failures
 
+    def server_mount(self, app: Any) -> None:
+        """Let extensions add to the HTTP service's application (``weaver serve``)."""
+        self.pm.hook.weaver_server_mount(app=app)
+
     # ---- code -------------------------------------------------------------------------
 
     def has_verifiers(self) -> bool:
