@@ -17,7 +17,9 @@ import nox
 ROOT = Path(__file__).resolve().parent
 PACKAGES: list[str] = runpy.run_path(str(ROOT / ".ci" / "packages.py"))["package_dirs"](ROOT)
 BUILD_DEPS = ("editables>=0.5", "hatchling>=1.21")
-"""Editable installs build without isolation (one hatchling, not one download per package)."""
+"""Editable installs build without isolation, in one environment: every distribution builds with
+the repository's backend (``build_backend/``, nothing to install) but the third-party template,
+which uses hatchling as a project outside this repository would."""
 TEST_DEPS = (*BUILD_DEPS, "pytest>=8", "pexpect>=4.8", "pyyaml>=6.0", "pandas>=2.0", "matplotlib>=3.7", "hypothesis>=6")
 
 nox.options.sessions = ["tests", "lint"]

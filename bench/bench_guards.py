@@ -139,7 +139,7 @@ def _columns(request: dict[str, Any]) -> str:
 RETRY_CODE = [
     "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\ndf['revenue_usd'].sum()",
     "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\ndf['Revenue_USD'].astype(int).sum()",
-    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\ndf.groupby('region')['Revenue_USD'].sum() + df['region']",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.head(40).to_string())\npd.to_numeric(df['Revenue_USD']).sum()",
     "import pandas as pd\ndf = pd.read_csv('sales.csv')\ndf['Revenue_USD'].str.replace('$', '').astype(float).sum()",
 ]
 
@@ -511,7 +511,8 @@ def _claims(figures: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         f"{on['columns']['round_state']}, `small_loop` {on['small_loop']['round_state']}, `plugin_loop` "
         f"{on['plugin_loop']['round_state']} (round state with the guards)."),
         (f"- The 3-retry step's CodeInterpreter prompts cost {ratio(on['retries']['ci_prompt_tokens'], off['retries']['ci_prompt_tokens'])} "
-        "of guards off (`retries`, `ci_prompt_tokens`; target at most 0.40); the failing `---->` line is in "
+        f"of guards off (`retries`, `ci_prompt_tokens`; target at most 0.40; the whole round, its two Planner calls "
+        f"included, {ratio(on['retries']['prompt_tokens'], off['retries']['prompt_tokens'])}); the failing `---->` line is in "
         "the feedback (the trimmer's tests check it on IPython's own tracebacks)."),
         (f"- Round 20 of `long_session`: the Planner prompt is {ratio(session['r20_planner_prompt_tokens'], off['long_session']['r20_planner_prompt_tokens'])} "
         f"of guards off and the CodeInterpreter's {ratio(session['r20_ci_prompt_tokens'], off['long_session']['r20_ci_prompt_tokens'])} "

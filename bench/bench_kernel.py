@@ -7,6 +7,12 @@ session). Against them: the time from ``app.session()`` to a new session's first
 from a cold start and with the warm pool, and a Weaver execution on a running kernel (which
 also carries the variable inventory and the runtime's report).
 
+The Weaver rows run with the default settings (``sandbox = "auto"``: bubblewrap where it
+works, and a kernel user of its own on a root host); the cold start and the warm pool are
+also measured in each mode alone (``in bubblewrap``, ``without a sandbox``), where this
+machine can run it, with what the boundary's helper processes cost in memory (bubblewrap's
+two, or the supervisor outside a sandbox).
+
 With the pool, a sample takes the pool's kernel the moment it is ready (the pure cost of
 adopting it and running the code; the target is a first result within twice a plain
 execute round trip on a warm kernel), and again after it has been idle for
@@ -68,11 +74,15 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def _weaver(project: Path, repeats: int, pool_size: int, idle_s: float = 0.0) -> tuple[list[float], list[float]]:
-    from weaver.testing.kernels import kernel_app
+def _weaver(
+    project: Path, repeats: int, pool_size: int, idle_s: float = 0.0, execution: dict | None = None
+) -> tuple[list[float], list[float], list[float]]:
+    """First results, round trips and the USS of the kernel's helper processes."""
+    from weaver.testing.kernels import descendants, kernel_app, kernel_process
 
-    firsts, trips = [], []
-    app = kernel_app(project, execution={"pool_size": pool_size})
+    project.mkdir(mode=0o755, parents=True)
+    firsts, trips, helpers = [], [], []
+    app = kernel_app(project, execution={"pool_size": pool_size, **(execution or {})})
     try:
         for n in range(repeats):
             if pool_size:
@@ -82,6 +92,9 @@ def _weaver(project: Path, repeats: int, pool_size: int, idle_s: float = 0.0) ->
             session = app.session()
             assert app.run(session.execute("1+1")).value_repr == "2"
             firsts.append(time.perf_counter() - began)
+            kernel = kernel_process(session.cwd)
+            roots = [pid for pid in _live_kernels() if kernel in {pid, *descendants(pid)}]
+            helpers.append(sum(_uss_mb(pid) for pid in {roots[0], *descendants(roots[0])} - {kernel}))
             if n == 0 and not pool_size:
                 for _ in range(max(repeats, 20)):
                     began = time.perf_counter()
@@ -90,15 +103,72 @@ def _weaver(project: Path, repeats: int, pool_size: int, idle_s: float = 0.0) ->
             session.close()
     finally:
         app.close()
-    return firsts, trips
+    return firsts, trips, helpers
+
+
+def _live_kernels() -> tuple[int, ...]:
+    from weaver.execution import lifecycle
+
+    return lifecycle.live_pids()
+
+
+def _uss_mb(pid: int) -> float:
+    kb = 0
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            kb += int(line.split()[1])
+    return kb / 1024
+
+
+def _modes() -> dict[str, dict]:
+    """The modes this machine can run, by the name their rows carry."""
+    from weaver.execution.sandbox import bwrap_status
+    from weaver.testing.kernels import reachable_python
+
+    modes = {}
+    if bwrap_status()[0]:
+        modes["in bubblewrap"] = {"sandbox": "bwrap"}
+    python = reachable_python()
+    if python is not None:
+        modes["without a sandbox"] = {"sandbox": "none", "python": python}
+    return modes
 
 
 def run(repeats: int) -> list[dict]:
     plain = asyncio.run(_plain(repeats))
-    with tempfile.TemporaryDirectory() as project:
-        cold, trips = _weaver(Path(project) / "cold", repeats, pool_size=0)
-        warm, _ = _weaver(Path(project) / "warm", repeats, pool_size=1)
-        waited, _ = _weaver(Path(project) / "waited", repeats, pool_size=1, idle_s=POOL_IDLE_S)
+    per_mode: list[dict] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        project = Path(scratch)
+        project.chmod(0o755)  # a kernel of a root host is another user, outside a sandbox too
+        cold, trips, _ = _weaver(project / "cold", repeats, pool_size=0)
+        warm, _, _ = _weaver(project / "warm", repeats, pool_size=1)
+        waited, _, _ = _weaver(project / "waited", repeats, pool_size=1, idle_s=POOL_IDLE_S)
+        for n, (mode, execution) in enumerate(_modes().items()):
+            mode_cold, _, helpers = _weaver(project / f"cold-{n}", repeats, pool_size=0, execution=execution)
+            mode_warm, _, _ = _weaver(project / f"warm-{n}", repeats, pool_size=1, execution=execution)
+            per_mode += [
+                {
+                    "name": f"{COLD}, {mode}",
+                    "unit": "s",
+                    "samples": mode_cold,
+                    "baseline": PLAIN_START,
+                    "note": f"as the cold start above, [execution] {execution}",
+                },
+                {
+                    "name": f"weaver: new session's first execution, warm pool, {mode}",
+                    "unit": "ms",
+                    "samples": [s * 1000 for s in mode_warm],
+                    "baseline": PLAIN_ROUND_TRIP,
+                    "note": f"as the warm pool above, [execution] {execution}",
+                },
+                {
+                    "name": f"weaver: the kernel's helper processes, {mode}",
+                    "unit": "MB",
+                    "samples": helpers,
+                    "baseline": None,
+                    "note": "USS of the processes around the kernel: bubblewrap's two, or the supervisor",
+                },
+            ]
     return [
         {
             "name": PLAIN_START,
@@ -133,7 +203,8 @@ def run(repeats: int) -> list[dict]:
             "unit": "s",
             "samples": cold,
             "baseline": PLAIN_START,
-            "note": "app.session() to the result of 1+1: launcher with limits, scrubbed env, runtime install",
+            "note": "app.session() to the result of 1+1: launcher with limits and the boundary, scrubbed env, "
+            "runtime install; the default sandbox = 'auto'",
         },
         {
             "name": "weaver: new session's first execution, warm pool",
@@ -157,4 +228,5 @@ def run(repeats: int) -> list[dict]:
             "baseline": PLAIN_ROUND_TRIP,
             "note": "session.execute('1+1') on a running kernel: with the event log and the runtime's report",
         },
+        *per_mode,
     ]

@@ -46,6 +46,7 @@ from weaver.engine import App
 from weaver.events import EventType
 from weaver.extensions import load_extensions, make_plugin_manager
 from weaver.testing import FakeOpenAIServer, ScriptedLLM
+from weaver.testing.kernels import kernel_process
 from weaver.testing.wire import code_reply, planner_reply
 
 LEVELS = (1, 4, 16, 32)
@@ -198,7 +199,10 @@ def idle_memory(project: Path, repeats: int, batch: int = MEMORY_BATCH) -> dict[
             figures["heap"].append(tracemalloc.get_traced_memory()[0] / 2**20 / batch)
             tracemalloc.stop()
             for session in sessions:
-                pid = int(app.run(session.execute("__import__('os').getpid()")).value_repr)
+                app.run(session.execute("None"))
+                pid = kernel_process(session.cwd)
+                if pid is None:
+                    raise RuntimeError(f"no kernel process works in {session.cwd}")
                 figures["kernel_rss"].append(rss_mb(pid))
                 figures["kernel_uss"].append(uss_mb(pid))
     return figures

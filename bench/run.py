@@ -6,7 +6,8 @@ measurement: ``{"name", "unit", "samples": [floats], "baseline": <another name o
 (min–max and interquartile range) and, where a measurement names a baseline measured in the
 same run, the ratio of the two medians. The table goes to stdout and the full report,
 samples included, to ``bench-results/latest.json``. A module that fails is reported and makes
-the exit status non-zero; the others still run.
+the exit status non-zero; the others still run. A module that sets ``SLOW = True`` (minutes
+per run, such as ``bench_install``) runs only when ``--only`` names it.
 """
 
 from __future__ import annotations
@@ -126,9 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[dict[str, str]] = []
     started = time.time()
     for path in discover(args.only):
-        print(f"running {path.stem} ...", file=sys.stderr, flush=True)
         try:
-            measured = [check(row, path.stem) for row in load(path).run(args.repeats)]
+            module = load(path)
+            if getattr(module, "SLOW", False) and not args.only:
+                print(f"skipping {path.stem}: slow, runs only when named (--only {path.stem})", file=sys.stderr)
+                continue
+            print(f"running {path.stem} ...", file=sys.stderr, flush=True)
+            measured = [check(row, path.stem) for row in module.run(args.repeats)]
         except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             traceback.print_exc()
             failures.append({"module": path.stem, "error": f"{type(exc).__name__}: {exc}"})

@@ -68,3 +68,25 @@ def test_kernel_and_core_benchmarks_in_a_tiny_configuration(runner: ModuleType) 
             assert row["baseline"] is None or row["ratio"] is not None, row["name"]
     assert kernel["weaver: new session's first execution, warm pool"]["baseline"] == "jupyter_client: execute round trip"
     assert core["weaver --help"]["baseline"] == "python -c pass"
+
+
+def test_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = well_formed(runner, "bench_plugins", load("bench_plugins").run(1))
+    assert set(rows) == {
+        "import the enabled plugin files (taskweaver)",
+        "load_plugins (taskweaver)",
+        "import the enabled plugin files (template)",
+        "load_plugins (template)",
+    }
+    for project in ("taskweaver", "template"):
+        assert rows[f"load_plugins ({project})"]["ratio"] is not None
+
+
+def test_the_install_benchmark_runs_only_when_named(
+    runner: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Minutes per sample: a plain `nox -s bench` leaves it out and says how to run it.
+    monkeypatch.setattr(runner, "discover", lambda only: [BENCH / "bench_install.py"])
+    assert runner.main(["--repeats", "1", "--output", str(tmp_path / "report.json")]) == 0
+    assert "skipping bench_install: slow, runs only when named (--only bench_install)" in capsys.readouterr().err
+    assert load("bench_install").SLOW is True

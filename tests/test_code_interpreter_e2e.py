@@ -198,7 +198,8 @@ def _sales_db(path: Path) -> None:
 def test_a_plugin_dataframe_is_used_by_the_next_rounds_code(
     start: Any, fake_llm: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    _sales_db(tmp_path / "sales.db")
+    (tmp_path / "data").mkdir()  # a project folder the kernel sees ([execution] project_files)
+    _sales_db(tmp_path / "data" / "sales.db")
     app, _ = start(
         planner("Pull the sales table."),
         code("sales = sql_pull_data('SELECT region, amount FROM sales')\nsales.shape"),
@@ -206,7 +207,7 @@ def test_a_plugin_dataframe_is_used_by_the_next_rounds_code(
         planner("Flag unusual amounts in the sales already loaded, and total the rest."),
         code("flagged = anomaly_detection(sales, 'amount')\nflagged.loc[~flagged['is_anomaly'], 'amount'].sum()"),
         planner("Without the outlier the total is 20.0.", send_to=USER, stop="Completed"),
-        plugins={"config": {"sql_pull_data": {"db_path": "sales.db"}}},
+        plugins={"config": {"sql_pull_data": {"db_path": "data/sales.db"}}},
     )
     session = app.session()
     first = session.send_message("load the sales")

@@ -191,3 +191,37 @@ def test_a_stubborn_model_never_makes_more_billable_plugin_calls_with_guards_tha
         )
     assert calls[True] <= calls[False]
     assert calls[False] <= 25  # the core's step budget alone: a re-run gets nothing new
+
+
+def bench_guards() -> Any:
+    """``bench/bench_guards.py``, whose scenarios these tests hold to the guards' targets."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_guards.py"
+    spec = importlib.util.spec_from_file_location("bench_guards_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_long_session_s_prompts_plateau_and_keep_a_number_printed_in_round_2() -> None:
+    """20 rounds, 2 new variables each: round 20's Planner and CodeInterpreter prompts are each
+    at most a third of guards off and grow under 15% from round 10; round 20 still gets the
+    number round 2 printed (token counts are deterministic: cl100k_base or characters / 4)."""
+    bench = bench_guards()
+    on, off = bench.scenario("long_session", True), bench.scenario("long_session", False)
+    assert on["round_state"] == "finished" and on["round20_got_the_round2_number"]
+    for role in ("planner", "ci"):
+        assert on[f"r20_{role}_prompt_tokens"] <= off[f"r20_{role}_prompt_tokens"] / 3, (role, on, off)
+        assert on[f"r20_{role}_prompt_tokens"] < 1.15 * on[f"r10_{role}_prompt_tokens"], (role, on)
+
+
+def test_a_three_retry_step_costs_at_most_40_percent_of_its_prompt_tokens() -> None:
+    """Three failures with long pandas tracebacks after a 40-row print, then success: the
+    CodeInterpreter's four calls cost at most 40% of their prompt tokens with guards off."""
+    bench = bench_guards()
+    on, off = bench.scenario("retries", True), bench.scenario("retries", False)
+    assert on["round_state"] == off["round_state"] == "finished"
+    assert on["ci_calls"] == off["ci_calls"] == 4
+    assert on["ci_prompt_tokens"] <= 0.40 * off["ci_prompt_tokens"], (on, off)

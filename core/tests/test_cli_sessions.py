@@ -92,7 +92,7 @@ def test_resume_continues_the_session_with_new_rounds(project):
     (session_id,) = session_ids(project)
     resumed = weaver("sessions", "resume", session_id, project=project, stdin="second\n/exit\n")
     assert resumed.returncode == 0, resumed.stderr
-    assert f"session {session_id} (resumed, 1 rounds)" in resumed.stdout
+    assert f"session {session_id} (resumed, 1 round)" in resumed.stdout
     assert "hello, second" in resumed.stdout
     rounds = json.loads(weaver("sessions", "show", session_id, "--json", project=project).stdout)
     assert [r["user_query"] for r in rounds] == ["first", "second"]
@@ -118,7 +118,7 @@ def test_chat_commands_from_a_pipe(project):
     first = re.search(r"Weaver chat · session (\S+)", out).group(1)
     (second,) = set(session_ids(project)) - {first}
     saved = project / ".weaver" / "sessions" / first / "transcript.md"
-    assert f"saved 1 rounds to {saved}" in out
+    assert f"saved 1 round to {saved}" in out
     assert "## Round 1: world" in saved.read_text()
     assert f"new session {second}" in out
     assert "hello, again" in out

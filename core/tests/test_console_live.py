@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
+from weaver import serde
 from weaver.console import LiveView, make_console
 from weaver.hookspecs import hookimpl
 from weaver.model import USER, AttachmentType, Post, RoundState
@@ -223,3 +224,50 @@ def test_an_attachment_type_an_extension_declared_shows_as_text() -> None:
 
     block = attachment_block(Attachment("sql_query", "SELECT 1"))
     assert block is not None and block.plain == "sql_query SELECT 1"
+
+
+def test_log_lines_print_above_the_live_region_not_inside_it(app):
+    import logging
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, color_system=None)
+    root = logging.getLogger()
+    before = list(root.handlers)
+    session = app.session()
+    view = LiveView(console, session_id=session.id)
+    detach = view.attach(app)
+
+    def warn_once(event):
+        if event.type.value == "status" and event.data.get("message") == "executing code":
+            logging.getLogger("weaver.test").warning("the disk is nearly full")
+
+    unsubscribe = app.subscribe(warn_once)
+    session.send_message("mean of 1, 2, 3")
+    unsubscribe()
+    detach()
+    text = ANSI.sub("", out.getvalue())
+    lines = [line.strip() for line in text.replace("\r", "\n").splitlines()]
+    assert "warning: the disk is nearly full" in lines  # a line of its own
+    assert not any("the disk is nearly full" in line and "·" in line for line in lines)  # not in the status line
+    assert root.handlers == before  # detaching gives logging its handlers back
+
+
+def test_output_shows_as_it_is_printed_and_the_result_does_not_repeat_it():
+    from weaver.console import blocks
+    from weaver.events import Event, EventType
+    from weaver.model import Attachment
+
+    out = io.StringIO()
+    view = LiveView(Console(file=out, width=100, color_system=None), session_id="s")
+    view(Event(EventType.round_start, "s", "r", data={"user_query": "q"}))
+    view(Event(EventType.post_start, "s", "r", "p", {"send_from": "CodeInterpreter"}))
+    view(Event(EventType.output, "s", "r", data={"stream": "stdout", "text": "tick 1\n", "role": "CodeInterpreter"}))
+    assert "tick 1" in out.getvalue()  # before the execution ends
+    view(Event(EventType.output, "s", "r", data={"stream": "stdout", "text": "tick 2\n", "role": "CodeInterpreter"}))
+    result = {"ok": True, "duration_s": 2.0, "stdout": "tick 1\ntick 2\n", "value_repr": "'done'"}
+    view(Event(EventType.attachment, "s", "r", "p", {"attachment": serde.to_data(Attachment("execution_result", "", result))}))
+    text = out.getvalue()
+    assert text.count("tick 1") == 1 and text.count("tick 2") == 1 and "'done'" in text
+    replay = Console(file=io.StringIO(), width=100, color_system=None, record=True)
+    replay.print(blocks.execution_block(Attachment("execution_result", "", result)))
+    assert "tick 1" in replay.export_text()  # where nothing was streamed (sessions show), the result shows it

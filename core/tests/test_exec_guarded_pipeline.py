@@ -63,6 +63,7 @@ def verifier() -> SimpleNamespace:
 @pytest.fixture(scope="module")
 def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("budget_plugins")
+    directory.chmod(0o755)  # a kernel of a root host reads it as another user
     (directory / "budget_test_plugins.py").write_text(PLUGINS)
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(directory))

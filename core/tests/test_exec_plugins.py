@@ -73,6 +73,7 @@ def plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A folder of plugin modules: the host imports them from ``sys.path`` to check them, the
     kernel through ``PluginSpec.path``."""
     directory = tmp_path_factory.mktemp("plugins")
+    directory.chmod(0o755)  # a kernel of a root host reads it as another user
     (directory / "exec_test_plugins.py").write_text(PLUGINS)
     (directory / "exec_test_env_plugin.py").write_text(NEEDS_HOST_ENV)
     with pytest.MonkeyPatch.context() as patch:

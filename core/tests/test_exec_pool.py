@@ -10,15 +10,17 @@ import pytest
 from weaver.config import Config
 from weaver.events import EventType
 from weaver.execution import lifecycle
+from weaver.execution.boundary import KernelSite
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import ExecutorSetup
-from weaver.execution.kernel import LocalExecutor
+from weaver.execution.kernel import LocalExecutor, prepare_session
 from weaver.execution.output import Collector
 from weaver.execution.process import KernelProcess, install_code
 from weaver.execution.restore import RestoreReport
 from weaver.execution.result import ExecutionResult
 from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.serde import from_data
+from weaver.store import SessionPaths
 from weaver.testing.kernels import kernel_app, wait_gone
 
 
@@ -29,27 +31,31 @@ def test_pooled_sessions_start_warm_and_never_share_a_kernel(tmp_path: Path) -> 
         app.warm_up(wait=True)
         (pooled,) = lifecycle.live_pids()
         first, second = app.session(), app.session()
-        a = app.run(first.execute("import os\nsecret = 'first'\nos.getpid(), os.getcwd()"))
-        b = app.run(second.execute("import os\n'secret' in globals(), os.getpid(), os.getcwd()"))
+        a = app.run(first.execute("import os\nsecret = 'first'\nos.getcwd()"))
+        b = app.run(second.execute("import os\n'secret' in globals(), os.getcwd()"))
+        first.close()
+        first_was_pooled = wait_gone(pooled)  # the first session adopted the warm kernel
+        (other,) = lifecycle.live_pids()  # the second got the refill, not the first's kernel
     finally:
         app.close()
-    pid_a, cwd_a = eval(a.value_repr or "")
-    seen, pid_b, cwd_b = eval(b.value_repr or "")
-    assert pid_a == pooled  # the first session adopted the warm kernel ...
-    assert (cwd_a, cwd_b) == (str(first.cwd), str(second.cwd))  # ... and moved it to its cwd
-    assert pid_b != pid_a and not seen  # the second got the refill, not the first's kernel
-    assert wait_gone(pid_a) and wait_gone(pid_b)
+    seen, cwd_b = eval(b.value_repr or "")
+    assert first_was_pooled and other != pooled
+    assert (eval(a.value_repr or ""), cwd_b) == (str(first.cwd), str(second.cwd))  # each moved to its cwd
+    assert not seen
+    assert wait_gone(other)
     assert lifecycle.live_pids() == ()  # closing the app also shut the pool's refill
 
 
 def test_a_warm_kernel_refuses_user_code_until_a_session_is_set_up_in_it(tmp_path: Path) -> None:
-    marker = tmp_path / "ran.txt"
+    site, paths = _site(tmp_path)
+    marker = paths.cwd / "ran.txt"
     user_code = f"open({str(marker)!r}, 'a').write('ran')"
-    setup = _setup(tmp_path)
+    setup = _setup(paths)
 
     async def scenario() -> tuple[str, str, str | None, str | None]:
-        kernel = await KernelProcess.start(ExecutionConfig())
+        kernel = await KernelProcess.start(ExecutionConfig(), site)
         try:
+            prepare_session(paths, kernel)
             await kernel.warm_up()
             refused = kernel.submit(user_code, silent=False, artifacts_dir=None)
             await kernel.wait(refused, 30)
@@ -71,29 +77,32 @@ def test_a_warm_kernel_refuses_user_code_until_a_session_is_set_up_in_it(tmp_pat
 
 
 def test_a_kernel_on_hold_takes_a_sessions_setup_with_its_first_code(tmp_path: Path) -> None:
-    marker = tmp_path / "ran.txt"
+    site, paths = _site(tmp_path)
+    marker = paths.cwd / "ran.txt"
     user_code = f"open({str(marker)!r}, 'a').write('ran'); __import__('os').getcwd()"
-    setup = _setup(tmp_path)
-    broken = {**setup, "cwd": str(tmp_path / "missing")}
+    setup = _setup(paths)
+    broken = {**setup, "cwd": str(paths.cwd / "missing")}
 
-    async def scenario() -> tuple[Collector, Collector, int]:
-        kernel = await KernelProcess.start(ExecutionConfig())
+    async def scenario() -> tuple[Collector, Collector]:
+        kernel = await KernelProcess.start(ExecutionConfig(), site)
         try:
+            prepare_session(paths, kernel)
             await kernel.warm_up()
             failed = kernel.submit(user_code, silent=False, artifacts_dir=None, metadata={SETUP_KEY: broken})
             await kernel.wait(failed, 30)
             adopted = kernel.submit(user_code, silent=False, artifacts_dir=None, metadata={SETUP_KEY: setup})
             await kernel.wait(adopted, 30)
-            return failed, adopted, kernel.pid
+            return failed, adopted
         finally:
             await kernel.shutdown()
 
-    failed, adopted, pid = asyncio.run(scenario())
+    failed, adopted = asyncio.run(scenario())
     ((failure,),) = [failed.reports[SETUP_MIME]]
     assert failure["error"].startswith("FileNotFoundError:") and "missing" in failure["error"]
     assert failed.error is not None and failed.error.type == "InputRejected"  # refused unrun
-    assert adopted.reports[SETUP_MIME] == [{"plugin_errors": {}, "pid": pid}]
-    assert adopted.error is None and adopted.value == repr(str(tmp_path))  # set up, then run there
+    ((report,),) = [adopted.reports[SETUP_MIME]]
+    assert report["plugin_errors"] == {}
+    assert adopted.error is None and adopted.value == repr(str(paths.cwd))  # set up, then run there
     assert adopted.reports[REPORT_MIME]  # the runtime's hooks ran for this very cell
     assert marker.read_text() == "ran"  # once
 
@@ -114,7 +123,7 @@ def test_a_pool_kernel_that_drops_request_metadata_is_set_up_before_its_code(tmp
             return self.kernel
 
     async def scenario() -> tuple[ExecutionResult, ExecutionResult]:
-        kernel = await KernelProcess.start(ExecutionConfig())
+        kernel = await KernelProcess.start(ExecutionConfig(), KernelSite(sessions=str(tmp_path), project_dir=str(tmp_path)))
         await kernel.warm_up()
         await kernel.run_internal(DROP_CELL_META)
         executor = LocalExecutor(
@@ -200,13 +209,20 @@ def test_without_restore_a_resumed_kernel_starts_empty(tmp_path: Path) -> None:
     assert result.value_repr == "False"
 
 
-def _setup(tmp_path: Path) -> dict[str, object]:
+def _site(tmp_path: Path) -> tuple[KernelSite, SessionPaths]:
+    """A site for kernels of any session under ``tmp_path``, and one such session."""
+    paths = SessionPaths(tmp_path / "sessions" / "s1")
+    paths.create()
+    return KernelSite(sessions=str(paths.root.parent), project_dir=str(tmp_path)), paths
+
+
+def _setup(paths: SessionPaths) -> dict[str, object]:
     """A session's setup as the kernel receives it, with no plugins."""
     return {
         "session_id": "s1",
-        "cwd": str(tmp_path),
-        "home": str(tmp_path),
-        "artifacts_dir": str(tmp_path / "artifacts"),
+        "cwd": str(paths.cwd),
+        "home": str(paths.cwd),
+        "artifacts_dir": str(paths.artifacts),
         "plugins": [],
         "plugin_call_budget": None,
         "max_output_chars": 1000,

@@ -1,4 +1,7 @@
-"""The bubblewrap profile: no network, nothing outside the session, ordinary work still runs."""
+"""The bubblewrap profile: no network, nothing outside the session, ordinary work still runs,
+and so does everything Weaver ships: project plugins in both formats, the ``weaver init``
+template, matplotlib. (The attacks on the boundary, in both modes, are in the repository's
+``tests/test_kernel_boundary.py``.)"""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from weaver.engine import App, Session
 from weaver.execution import ExecutionResult, lifecycle
 from weaver.execution.sandbox import bwrap_status
+from weaver.extensions import load_extensions, make_plugin_manager
 from weaver.testing.kernels import kernel_app, wait_gone
 
 AVAILABLE, DETAIL = bwrap_status()
@@ -69,9 +74,9 @@ def test_files_outside_the_session_are_unreachable(sandboxed: tuple[App, Session
     probes = {
         "outside": project.parent / "outside.txt",
         "project": project / "notes.txt",
-        "log": session.paths.log,
     }
     code = "import os\n" + "".join(f"print({name!r}, os.path.exists({str(path)!r}))\n" for name, path in probes.items())
+    code += f"print('log', os.access({str(session.paths.log)!r}, os.R_OK))\n"
     code += (
         "for target in ('/usr/weaver-probe', '/etc/weaver-probe'):\n"
         "    try:\n        open(target, 'w')\n        print(target, 'writable')\n"
@@ -83,7 +88,7 @@ def test_files_outside_the_session_are_unreachable(sandboxed: tuple[App, Session
     assert result.stdout.splitlines() == [
         "outside False",
         "project False",
-        "log False",
+        "log False",  # there, as the host's alone
         "/usr/weaver-probe OSError",
         "/etc/weaver-probe OSError",
     ]
@@ -95,7 +100,10 @@ def test_the_host_and_its_secrets_are_invisible(sandboxed: tuple[App, Session]) 
     result = run(
         session,
         "import os\npids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
-        "found = any(b'sk-host-secret' in open(f'/proc/{p}/environ', 'rb').read() for p in pids)\n"
+        "def environ(pid):\n"
+        "    try:\n        return open(f'/proc/{pid}/environ', 'rb').read()\n"
+        "    except OSError:\n        return b''\n"  # the sandbox's init is not the kernel's user
+        "found = any(b'sk-host-secret' in environ(p) for p in pids)\n"
         "print(len(pids) < 10, found)",
     )
     assert result.stdout == "True False\n", result  # its own pid namespace: a few sandbox processes
@@ -129,3 +137,75 @@ def test_a_sandboxed_kernel_is_interrupted_and_closed(tmp_path: Path) -> None:
     assert looping.outcome == "timeout_interrupted"
     assert after.value_repr == "2"
     assert wait_gone(pid)
+
+
+DECORATED = """\
+import weaver
+
+
+@weaver.plugin
+def double(x: int) -> int:
+    \"\"\"Twice ``x``.\"\"\"
+    return 2 * x
+"""
+
+TW_YAML = yaml.safe_dump(
+    {
+        "name": "shout",
+        "enabled": True,
+        "required": False,
+        "description": "Upper-cases a text.",
+        "parameters": [{"name": "text", "type": "str", "required": True, "description": "what to shout."}],
+        "returns": [{"name": "shouted", "type": "str", "description": "the text in capitals."}],
+    }
+)
+
+TW_PY = """\
+from taskweaver.plugin import Plugin, register_plugin
+
+
+@register_plugin
+class Shout(Plugin):
+    def __call__(self, text: str):
+        return text.upper()
+"""
+
+
+def plugin_app(project: Path) -> App:
+    """An App with the project's plugins as the CLI loads them, in the sandbox."""
+    pm = make_plugin_manager()
+    load_extensions(pm, only=(), entry_points=())
+    return kernel_app(project, pm=pm, execution={"sandbox": "bwrap"})
+
+
+def test_project_plugins_of_both_formats_load_in_the_sandbox(tmp_path: Path) -> None:
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    for name, text in {"doubling.py": DECORATED, "shout.yaml": TW_YAML, "shout.py": TW_PY}.items():
+        (folder / name).write_text(text)
+    app = plugin_app(tmp_path)
+    try:
+        assert {"double", "shout"} <= {spec.name for spec in app.plugins.specs}
+        session = app.session()
+        session_result = app.run(session.execute("double(21), shout('hi')"))
+    finally:
+        app.close()
+    assert session_result.ok, session_result.error
+    assert session_result.value_repr == "(42, 'HI')"
+
+
+def test_the_init_template_runs_in_the_sandbox(tmp_path: Path) -> None:
+    from weaver.testing import run_weaver
+
+    done = run_weaver("init", str(tmp_path / "project"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    app = plugin_app(tmp_path / "project")
+    try:
+        session = app.session()
+        result = app.run(
+            session.execute("import pandas as pd\nsales = pd.read_csv('data/sales.csv')\nlen(top_rows(sales, sales.columns[-1], 2))")
+        )
+    finally:
+        app.close()
+    assert result.ok, result.error
+    assert result.value_repr == "2"

@@ -47,7 +47,7 @@ def test_the_execution_table_is_validated(tmp_path: Path) -> None:
     app = kernel_app(tmp_path, execution={"timeout_s": 5})
     assert app.config.table("execution") == ExecutionConfig(timeout_s=5.0, pool_size=0)
     app.close()
-    with pytest.raises(ConfigError, match=r"\[execution\]: sandbox must be one of none, bwrap, got .docker."):
+    with pytest.raises(ConfigError, match=r"\[execution.sandbox\]: must be one of auto, none, bwrap, got .docker."):
         kernel_app(tmp_path, execution={"sandbox": "docker"})
 
 
@@ -72,7 +72,9 @@ def test_the_kernel_environment_is_an_allow_list(tmp_path: Path) -> None:
 
 def test_rlimits_follow_the_config() -> None:
     limits = rlimits(ExecutionConfig(memory_mb=512, cpu_s=30, file_size_mb=0))
-    assert limits == {"RLIMIT_AS": 512 * 1024 * 1024, "RLIMIT_CPU": 30, "RLIMIT_CORE": 0}
+    assert limits == {"RLIMIT_AS": 512 * 1024 * 1024, "RLIMIT_CPU": 30, "RLIMIT_NPROC": 256, "RLIMIT_CORE": 0}
+    # RLIMIT_NPROC counts a user's processes: a kernel of the host's own user would count the host's.
+    assert "RLIMIT_NPROC" not in rlimits(ExecutionConfig(), own_user=False)
 
 
 def test_capped_text_keeps_head_and_tail_within_its_limit() -> None:

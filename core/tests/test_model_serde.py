@@ -15,6 +15,7 @@ from weaver.events import DURABLE, SCHEMA_VERSION, Event, EventType
 from weaver.extensions import ExtensionInfo, LoadReport
 from weaver.memory import CompressedMemory, MemoryBudget
 from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState, Usage
+from weaver.plugins.records import PluginOrigin, PluginState, PluginStatus, Severity
 from weaver.specs import PluginSpec, Verdict, VerdictAction, VerifyMode, Violation
 
 
@@ -92,6 +93,17 @@ def test_round_in_every_state_round_trips(state: RoundState) -> None:
         CompressedMemory(summary="earlier: loaded data", rounds=(_round(),)),
         ExtensionInfo("planner", "weaver_planner", "weaver-planner", "0.1.0", ("weaver_roles",)),
         LoadReport((ExtensionInfo("broken", "broken_mod", error="ImportError: nope"),)),
+        PluginStatus("anomaly_detection", PluginState.loaded, PluginOrigin.taskweaver, "/p/plugins/anomaly.yaml"),
+        PluginStatus(
+            "sql_pull_data",
+            PluginState.not_configured,
+            PluginOrigin.extension,
+            "extension data_plugins",
+            "config db_path not set",
+            "Run SQL.",
+            "weaver-data-plugins 0.1.0",
+            requested=True,
+        ),
     ],
     ids=lambda v: type(v).__name__,
 )
@@ -109,7 +121,9 @@ def test_every_event_type_round_trips(kind: EventType) -> None:
     assert event.durable is (kind in DURABLE)
 
 
-@pytest.mark.parametrize("enum_type", [AttachmentType, RoundState, EventType, VerifyMode, VerdictAction])
+@pytest.mark.parametrize(
+    "enum_type", [AttachmentType, RoundState, EventType, VerifyMode, VerdictAction, PluginState, PluginOrigin, Severity]
+)
 def test_enums_travel_as_their_wire_names(enum_type: type) -> None:
     for member in enum_type:
         assert serde.to_data(member) == member.value

@@ -3,6 +3,7 @@ and TaskWeaver's YAML + Python format): validation, config, secrets, and their o
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pytest
 
 from weaver.errors import PluginLoadError, UnknownNameError
 from weaver.hookspecs import hookimpl
+from weaver.plugins.records import PluginState, Severity
 from weaver.plugins.testing import run_plugin_tests
 from weaver.specs import PluginSpec
 
@@ -169,24 +171,30 @@ def test_enabled_and_disabled_choose_plugins(make_app: Any, tmp_path: Path) -> N
     ],
 )
 def test_broken_plugins_are_left_out_with_a_clear_error(
-    make_app: Any, tmp_path: Path, files: dict[str, str], problem: str
+    make_app: Any, tmp_path: Path, files: dict[str, str], problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     project(tmp_path, files)
     app = make_app()
     assert app.plugins.plugins == ()
-    (error,) = app.plugins.errors
-    assert problem in error.message
-    assert error.source.startswith(str(tmp_path / "plugins"))
-    with pytest.raises((PluginLoadError, UnknownNameError)):
-        app.plugins.get(error.name)
+    (status,) = app.plugins.statuses
+    assert status.state in (PluginState.failed, PluginState.not_configured)
+    assert problem in status.detail
+    assert status.source.startswith(str(tmp_path / "plugins"))
+    # a project plugin that cannot be used is the project's problem: said on every run
+    assert status.severity is Severity.fail
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [f"plugin left out: {status}"]
+    with pytest.raises((PluginLoadError, UnknownNameError)) as caught:
+        app.plugins.get(status.name)
+    assert problem in str(caught.value)
 
 
-def test_one_name_from_two_sources_is_an_error(make_app: Any, tmp_path: Path) -> None:
+def test_one_name_from_two_project_files_is_an_error_for_the_second(make_app: Any, tmp_path: Path) -> None:
     project(tmp_path, {"a_scale.py": DECORATED, "b_scale.py": DECORATED})
     app = make_app(plugins={"config": {"scale": {"factor": 2}}})
     assert app.plugins.names == ("scale",)
+    assert app.plugins.get("scale").source.endswith("a_scale.py")
     (error,) = app.plugins.errors
-    assert "also used by" in error.message and "a_scale.py" in error.message and error.source.endswith("b_scale.py")
+    assert "also defined by" in error.message and "a_scale.py" in error.message and error.source.endswith("b_scale.py")
 
 
 def test_config_comes_from_the_environment_too(make_app: Any, tmp_path: Path) -> None:

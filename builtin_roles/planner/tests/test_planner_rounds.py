@@ -306,6 +306,8 @@ rounds:
         send_from: Planner
         send_to: Worker
         attachment_list:
+        - type: plan_reasoning
+          content: The size needs a look at the file, which the Worker can take.
         - type: init_plan
           content: |-
             1. get the size of archive.zip
@@ -316,6 +318,8 @@ rounds:
             2. report it
         - type: current_plan_step
           content: 1. get the size of archive.zip
+        - type: stop
+          content: InProcess
       - message: archive.zip has 2048 bytes
         send_from: Worker
         send_to: Planner
@@ -324,6 +328,8 @@ rounds:
         send_from: Planner
         send_to: User
         attachment_list:
+          - type: plan_reasoning
+            content: The Worker gave the size; the user's question is answered.
           - type: init_plan
             content: |-
               1. get the size of archive.zip
@@ -334,6 +340,8 @@ rounds:
               2. report it
           - type: current_plan_step
             content: 2. report it
+          - type: stop
+            content: Completed
           - type: review
             content: |-
               The user query is successfully answered
@@ -360,9 +368,11 @@ def test_project_example_in_taskweaver_format_shows_up_in_the_prompt(
     example_reply = json.loads(contents[example_start + 1])
     assert messages[example_start + 1]["role"] == "assistant"
     assert example_reply == {
+        "plan_reasoning": "The size needs a look at the file, which the Worker can take.",
         "init_plan": "1. get the size of archive.zip\n2. report it <interactively depends on 1>",
         "plan": "1. get the size of archive.zip\n2. report it",
         "current_plan_step": "1. get the size of archive.zip",
+        "stop": "InProcess",
         "send_to": "Worker",
         "message": "Report the size in bytes of archive.zip",
     }
@@ -373,6 +383,47 @@ def test_project_example_in_taskweaver_format_shows_up_in_the_prompt(
     text = "\n".join(contents)
     assert "clean up the data" in text
     assert "orders.csv" not in text and "Recepta" not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        # TaskWeaver's planner examples before plan_reasoning and stop existed
+        (lambda text: text.replace("        - type: stop\n          content: InProcess\n", ""), 'field(s) "stop"'),
+        (lambda text: text.replace("content: InProcess", "content: Working"), '"stop" must be one of'),
+        (lambda text: text.replace("send_to: Worker", "send_to: Planner"), "which is you"),
+    ],
+    ids=["no stop", "unknown stop", "to itself"],
+)
+def test_an_example_the_planner_would_refuse_fails_the_round_naming_the_file(
+    start: Any, fake_llm: FakeOpenAIServer, tmp_path: Path, change: Any, problem: str
+) -> None:
+    project = tmp_path / "project"
+    folder = project / "examples" / "planner_examples"  # TaskWeaver's sample layout
+    folder.mkdir(parents=True)
+    path = folder / "example-planner-size.yaml"
+    path.write_text(change(PROJECT_EXAMPLE), encoding="utf-8")
+    app, _ = start(
+        ["planner", "worker"], reply("3. Report the region", USER, "North.", stop="Completed"), project_dir=project
+    )
+    round = app.session().send_message("which region sells most?")
+
+    assert round.state is RoundState.failed
+    assert f"planner example {path}: rounds[0].post_list[1]: this reply of Planner" in round.reason
+    assert problem in round.reason
+    assert fake_llm.requests == []  # no prompt was built with the invalid turn
+
+
+def test_a_disabled_example_is_neither_checked_nor_used(start: Any, fake_llm: FakeOpenAIServer, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "planner_examples").mkdir(parents=True)
+    draft = PROJECT_EXAMPLE.replace("enabled: True", "enabled: False").replace("content: InProcess", "content: Pending")
+    (project / "planner_examples" / "draft.yaml").write_text(draft, encoding="utf-8")
+    app, _ = start(
+        ["planner", "worker"], reply("3. Report the region", USER, "North.", stop="Completed"), project_dir=project
+    )
+    assert app.session().send_message("which region sells most?").state is RoundState.finished
+    assert "archive.zip" not in json.dumps(messages_of(fake_llm.requests[0]))
 
 
 def test_examples_can_be_switched_off(start: Any, fake_llm: FakeOpenAIServer) -> None:

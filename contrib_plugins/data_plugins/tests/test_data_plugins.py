@@ -18,7 +18,9 @@ from weaver_data_plugins.sql import ReadOnlyQueryError, check_select, read_only_
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "sales.db"
+    # In a project folder the kernel sees ([execution] project_files), not beside weaver.toml.
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "data" / "sales.db"
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE sales (region TEXT, amount REAL)")
         connection.executemany("INSERT INTO sales VALUES (?, ?)", [("north", 10.0), ("south", 5.5), ("north", 4.5)])
@@ -104,7 +106,7 @@ def test_anomaly_detection_returns_a_flagged_copy() -> None:
 @pytest.mark.slow
 def test_plugins_run_in_a_real_kernel(db: Path, weaver_pm: Any, register_plugin: Any, tmp_path: Path) -> None:
     register_plugin(weaver_data_plugins)
-    app = kernel_app(tmp_path, weaver_pm, plugins={"config": {"sql_pull_data": {"db_path": "sales.db"}}})
+    app = kernel_app(tmp_path, weaver_pm, plugins={"config": {"sql_pull_data": {"db_path": "data/sales.db"}}})
     try:
         assert app.plugins.names == ("anomaly_detection", "sql_pull_data")
         session = app.session()

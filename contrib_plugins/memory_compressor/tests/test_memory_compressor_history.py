@@ -31,7 +31,12 @@ def make_round(n: int, *, ok: bool = True, variables: tuple[str, ...] = ("df",))
     )
     posts = (
         Post(USER, "Planner", f"question {n}: sum revenue by region"),
-        Post("Planner", "CodeInterpreter", f"step {n}", (Attachment(AttachmentType.plan, f"1. group rows for question {n}"),)),
+        Post(
+            "Planner",
+            "CodeInterpreter",
+            f"step {n}",
+            (Attachment(AttachmentType.plan, f"1. group rows for question {n}"),),
+        ),
         Post(
             "CodeInterpreter",
             "Planner",
@@ -43,7 +48,12 @@ def make_round(n: int, *, ok: bool = True, variables: tuple[str, ...] = ("df",))
         ),
         Post("Planner", USER, f"answer {n}: region-3 leads with 1234.5"),
     )
-    return Round(user_query=f"question {n}: sum revenue by region", posts=posts, answer=posts[-1].message, state=RoundState.finished)
+    return Round(
+        user_query=f"question {n}: sum revenue by region",
+        posts=posts,
+        answer=posts[-1].message,
+        state=RoundState.finished,
+    )
 
 
 ROUNDS = [make_round(n, variables=tuple(f"df{k}" for k in range(1, n + 1))) for n in range(1, 11)]
@@ -85,7 +95,9 @@ def test_past_the_trigger_older_rounds_become_a_summary_and_recent_ones_stay() -
     assert [line for line in memory.summary.splitlines() if line.startswith("Round ")] == [
         f"Round {n}: the User asked: question {n}: sum revenue by region" for n in range(1, 8)
     ]
-    assert memory.summary.endswith("Variables alive in the kernel (newest first): " + ", ".join(f"df{k}" for k in range(10, 0, -1)))
+    assert memory.summary.endswith(
+        "Variables alive in the kernel (newest first): " + ", ".join(f"df{k}" for k in range(10, 0, -1))
+    )
     assert estimate_tokens(memory.summary) < sum(estimate_tokens(str(r)) for r in ROUNDS[:7]) / 5
 
 
@@ -103,7 +115,10 @@ def test_a_stored_summary_is_used_for_the_rounds_it_covers_and_extended_determin
     assert memory.summary.startswith("MODEL SUMMARY of rounds 1-5\nRound 6: ")
     assert "Round 1:" not in memory.summary and "Round 7:" in memory.summary and "Round 8:" not in memory.summary
     other_session = [make_round(1), *ROUNDS[1:]]
-    assert "MODEL SUMMARY" not in compress(other_session, budget, planner_context(stored), estimate=estimate_tokens).summary
+    assert (
+        "MODEL SUMMARY"
+        not in compress(other_session, budget, planner_context(stored), estimate=estimate_tokens).summary
+    )
 
 
 def test_the_round_end_hands_out_the_rounds_the_next_compression_will_need() -> None:
@@ -143,8 +158,54 @@ def test_early_compression_keeps_what_every_round_showed_even_when_the_model_sum
     assert memory.summary.startswith("The User summed revenue by region.\nRound 9: ")
     shown = [line for line in memory.summary.splitlines() if line.startswith("Shown in round")]
     assert [line.split(":")[0] for line in shown] == [f"Shown in round {n}" for n in range(1, 9)]
-    bounded = compress(ROUNDS, MemoryBudget(max_tokens=8000), ctx, estimate=estimate_tokens, verbatim=1, shown_max_tokens=60)
+    # The newest five keep their line; the older ones only their value.
+    assert all(len(line) <= len("Shown in round 1: ") + 41 for line in shown[:3])
+    assert all(len(line) > len("Shown in round 1: ") + 60 for line in shown[3:])
+    bounded = compress(
+        ROUNDS, MemoryBudget(max_tokens=8000), ctx, estimate=estimate_tokens, verbatim=1, shown_max_tokens=60
+    )
     assert [line.split(":")[0] for line in bounded.summary.splitlines() if line.startswith("Shown")] == [
         "Shown in round 7",
         "Shown in round 8",
     ]
+
+
+def printing_round(n: int, stdout: str) -> Round:
+    result = ExecutionResult(ok=True, outcome="ok", code=f"print(month_{n})", stdout=stdout)
+    posts = (
+        Post(USER, "Planner", f"month {n}"),
+        Post(
+            "CodeInterpreter", "Planner", "done", (Attachment(AttachmentType.execution_result, stdout, extra=result),)
+        ),
+        Post("Planner", USER, "The table is above."),
+    )
+    return Round(user_query=f"month {n}", posts=posts, answer="The table is above.", state=RoundState.finished)
+
+
+def test_what_rounds_showed_stops_growing_and_a_named_number_outlives_the_tables() -> None:
+    """Forty alike rounds each print a table; round 2 also printed ``TOTAL_MONTH_2=1350``.
+    The lines stay within their budget however many rounds there are, and round 2's named
+    number is among the last to go."""
+    table = "\n".join(f"North product-{k}  {k * 37}  {k * 4.5}" for k in range(7))
+    rounds = [printing_round(n, ("TOTAL_MONTH_2=1350\n" if n == 2 else "") + table) for n in range(1, 41)]
+    sizes = {}
+    for count in (10, 20, 40):
+        # The model's summary covers the older rounds, and (a weak model) kept none of their numbers.
+        ctx = planner_context(
+            Summary(tuple(r.id for r in rounds[: count - 1]), "The User looks at one month at a time.")
+        )
+        memory = compress(
+            rounds[:count],
+            MemoryBudget(max_tokens=8000),
+            ctx,
+            estimate=estimate_tokens,
+            verbatim=1,
+            shown_max_tokens=200,
+        )
+        assert memory is not None
+        facts = [line for line in memory.summary.splitlines() if line.startswith("Shown in round")]
+        sizes[count] = sum(estimate_tokens(line) for line in facts)
+        assert sizes[count] <= 200
+        assert any("TOTAL_MONTH_2=1350" in line for line in facts), facts
+        assert facts[-1].startswith(f"Shown in round {count - 1}: ")
+    assert sizes[40] <= sizes[20] * 1.15

@@ -20,7 +20,10 @@ type                      data
 ``error``                 ``message``, ``error_type``
 ``usage``                 ``usage`` (this call), ``model``, ``role``
 ``llm_call``              ``model``, ``role``, ``usage``, ``latency_s``, ``outcome``
-``execution``             ``result`` (an execution result as JSON)
+``output``                ``stream`` (``stdout`` or ``stderr``), ``text``, ``role``: what
+                          running code prints, as it prints it (within the output caps)
+``execution``             ``result`` (an execution result as JSON; also for an execution
+                          a cancel cut short, with what it printed until then)
 ``state``                 ``key``, ``value``: an extension's state for this session
                           (:meth:`weaver.context.HookContext.persist`), JSON values
 ``approval_request``      ``request``: what a person is asked to approve (code, a plan)
@@ -59,6 +62,7 @@ class EventType(str, enum.Enum):
     error = "error"
     usage = "usage"
     llm_call = "llm_call"
+    output = "output"
     execution = "execution"
     state = "state"
     approval_request = "approval_request"

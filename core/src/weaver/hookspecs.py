@@ -171,6 +171,10 @@ def weaver_roles() -> Iterable[RoleSpec]:
 def weaver_plugins(config: Config) -> Iterable[PluginSpec]:
     """Declare plugins: functions that generated code calls inside the kernel.
 
+    A target is imported (on the host, for its schema) only when the plugin is enabled and
+    no plugin of the project's own folder has its name: the project's wins, and this one is
+    listed as shadowed.
+
     Example::
 
         @weaver.hookimpl

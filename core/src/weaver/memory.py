@@ -17,6 +17,8 @@ class MemoryBudget:
     max_tokens: int
     trigger_share: float = 0.5
     keep_recent_rounds: int = 3
+    lists_variables: bool = False
+    """The role's prompt lists the kernel's variables itself, so a summary need not name them again."""
 
 
 @attrs.frozen

@@ -5,7 +5,8 @@ creates one per session from its :class:`weaver.specs.RoleSpec` and calls ``repl
 time a post is sent to it. ``ctx`` holds facts (the incoming post, the round so far, earlier
 rounds, the enabled roles, the :class:`weaver.context.HookContext`) and ports: ``llm`` (the
 model, guarded and recorded), ``run_code`` (the verified pipeline, the only way a role runs
-code), ``variables()`` (the kernel's inventory), ``plugins`` (what code can call),
+code), ``variables()`` (the kernel's inventory), ``files()`` (what code can open),
+``plugins`` (what code can call),
 ``memory(budget)`` (earlier rounds as the compressors shrink them), ``emit`` and
 :meth:`RoleContext.new_post`, a :class:`PostBuilder` that reports the post to the event
 stream while it is being written. There is no session object to reach past them.
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from weaver.config import Config
     from weaver.context import ChatPort, HookContext
     from weaver.execution.pipeline import CodeRun
-    from weaver.execution.result import VariableInfo
+    from weaver.execution.result import FileListing, VariableInfo
     from weaver.memory import CompressedMemory, MemoryBudget
     from weaver.specs import PluginSpec, RoleSpec
 
@@ -74,6 +75,9 @@ class RoleContext:
     variables: Callable[[], tuple[VariableInfo, ...]]
     """The kernel's variables after the latest execution (empty before the first)."""
     plugins: PluginCatalog
+    files: Callable[[], FileListing]
+    """The files code can open in its working directory now (uploads, what earlier code wrote,
+    the project folders of ``[execution] project_files``), by name and size, at most 50."""
     memory: Callable[[MemoryBudget], CompressedMemory]
     """Earlier rounds for this role's prompt, as the installed compressors shrink them to ``budget``."""
     approve: Callable[[str, str], Awaitable[ApprovalAnswer | None]]

@@ -18,6 +18,7 @@ it, so every post reported done before the kill is still there.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -63,8 +64,12 @@ class SessionPaths:
         return self.root / "content"
 
     def create(self) -> None:
+        # Only the host enters a session directory until a kernel is given its part of it
+        # (weaver.execution.kernel.prepare_session): the log is not for kernels to read.
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, exist_ok=True)
         for path in (self.cwd, self.artifacts):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(exist_ok=True)
 
 
 @attrs.frozen
@@ -79,7 +84,8 @@ class SessionStore:
     def __init__(self, paths: SessionPaths) -> None:
         self.paths = paths
         paths.create()
-        self._file = open(paths.log, "ab")  # noqa: SIM115 - closed in close()
+        fd = os.open(paths.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._file = open(fd, "ab")  # noqa: SIM115 - closed in close()
         if _ends_torn(paths.log):
             # A crash left half a line: end it, or the next event would be glued onto it and lost too.
             self._file.write(b"\n")

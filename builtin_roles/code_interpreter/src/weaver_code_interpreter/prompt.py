@@ -2,10 +2,11 @@
 
 The system message says how code runs (a stateful kernel, files in its working directory,
 figures saved as artifacts), lists the enabled plugins as typed Python signatures with their
-docs, and gives the reply format. The conversation follows: earlier requests to the
+docs, and gives the reply format. Example conversations come first, when there are any
+(:mod:`weaver_code_interpreter.examples`). The conversation follows: earlier requests to the
 CodeInterpreter as user turns, its replies as assistant turns (the JSON it wrote), their
 execution results as user turns. The last user turn is the current request with what the
-model needs to act on it: the Planner's plan and current step, the files the user gave, and
+model needs to act on it: the Planner's plan and current step, the files code can open, and
 the kernel's variables, so data already loaded is used instead of loaded again.
 """
 
@@ -16,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from weaver.execution.result import VariableInfo
+from weaver.execution.result import FileListing, VariableInfo
 from weaver.llm import ChatMessage, chat_messages
 from weaver.llm.usage import estimate_tokens
 from weaver.memory import MemoryBudget
@@ -36,7 +37,10 @@ when no code is needed.
 - It runs in a stateful Jupyter kernel: variables, imports and functions from earlier
   executions are still defined. Use the variables listed with the request instead of
   loading or computing them again.
-- The working directory holds the user's files; read them by their relative names.
+- The files your code can open are listed with the request, by their paths relative to
+  the working directory: read them by exactly those paths (for example
+  pd.read_csv("data/sales.csv")). Project folders are read-only; write new files into
+  the working directory itself.
 - The value of the last expression is shown to you, as is everything printed. End the code
   with the variable or expression that holds the answer, or print it.
 - matplotlib figures are saved as image files automatically; call plt.show() when done.
@@ -63,7 +67,15 @@ Reply with one JSON object with the fields, in this order:
 Example: {"thought": "df is loaded; compute the mean of price.", "reply_type": "python", "reply_content": "df['price'].mean()"}"""
 
 
-def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str) -> str:
+_EXAMPLES = """\
+# Example conversations
+The chat starts with example conversations, each opened by "An example conversation starts
+here.". They show how requests, your replies and execution results look; their data,
+variables and plugins are not those of the current task. The current conversation follows
+"The current conversation starts here."; only its variables and the plugins above exist."""
+
+
+def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str, examples: bool = False) -> str:
     parts = [_HOW_CODE_RUNS.format(me=me)]
     if mode is VerifyMode.plugin_only:
         parts.append(_PLUGIN_ONLY)
@@ -77,20 +89,22 @@ def instructions(me: str, mode: VerifyMode, plugins_text: str, extra: str) -> st
     elif mode is VerifyMode.plugin_only:
         parts.append("# Plugins\nNo plugins are enabled, so no code can run: answer in text.")
     parts.append(_REPLY)
+    if examples:
+        parts.append(_EXAMPLES)
     if extra.strip():
         parts.append(extra.strip())
     return "\n\n".join(parts)
 
 
+def reply_data(post: Post) -> dict[str, str]:
+    """The reply fields a CodeInterpreter post holds (the ones it lacks are left out)."""
+    return {name: item.content for name in FIELDS if (item := post.attachment(name)) is not None}
+
+
 def reply_json(post: Post) -> str | None:
-    """The JSON a CodeInterpreter post's reply was, rebuilt from its attachments."""
-    values = {}
-    for name in FIELDS:
-        item = post.attachment(name)
-        if item is None:
-            return None
-        values[name] = item.content
-    return json.dumps(values, ensure_ascii=False)
+    """The JSON a CodeInterpreter post's reply was, rebuilt from its attachments (``None`` if incomplete)."""
+    values = reply_data(post)
+    return json.dumps(values, ensure_ascii=False) if len(values) == len(FIELDS) else None
 
 
 def conversation(rounds: Iterable[Round], me: str, skip: str, summary: str = "") -> list[Turn]:
@@ -151,6 +165,27 @@ def variables_text(variables: Sequence[VariableInfo], limit: int, max_tokens: in
     return "\n".join(lines)
 
 
+def files_text(listing: FileListing) -> str:
+    """One line per file, ``- data/sales.csv (1.2 KB)``, and how many more were left out."""
+    if not listing.files:
+        return "- (none)"
+    lines = [f"- {f.name} ({_size(f.size)})" for f in listing.files]
+    if listing.more:
+        lines.append(f"- ... and {listing.more} more (list a folder with pathlib to see them)")
+    return "\n".join(lines)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    scaled = float(size)
+    for unit in ("KB", "MB", "GB"):
+        scaled /= 1024
+        if scaled < 1024 or unit == "GB":
+            break
+    return f"{scaled:.1f} {unit}"
+
+
 def code_history(ctx: RoleContext) -> list[str]:
     """The code that ran in the last few rounds and this one, oldest first."""
     rounds = (*ctx.history[-RECENT_ROUNDS:], ctx.round)
@@ -169,9 +204,7 @@ def request_text(ctx: RoleContext, variables: Sequence[VariableInfo], config: Co
     step = post.attachment(AttachmentType.current_plan_step)
     if step is not None and step.content.strip():
         parts.append(f"# Current step\n{step.content.strip()}")
-    files = [a.content for p in ctx.round.posts for a in p.attachments if a.type is AttachmentType.file]
-    if files:
-        parts.append("# Files in the working directory\n" + "\n".join(f"- {name}" for name in files))
+    parts.append(f"# Files your code can open\n{files_text(ctx.files())}")
     listed = variables_text(ranked(variables, code_history(ctx)), config.max_variables, config.variables_max_tokens)
     parts.append(f"# Variables in the kernel (the latest used first)\n{listed}")
     parts.append(f"# Request from {post.send_from}\n{post.message}")
@@ -179,11 +212,16 @@ def request_text(ctx: RoleContext, variables: Sequence[VariableInfo], config: Co
 
 
 def build_messages(
-    ctx: RoleContext, config: CodeInterpreterConfig, mode: VerifyMode, plugins_text: str
+    ctx: RoleContext,
+    config: CodeInterpreterConfig,
+    mode: VerifyMode,
+    plugins_text: str,
+    examples: Sequence[Turn] = (),
 ) -> list[ChatMessage]:
+    """The system message, the example conversations' ``examples`` turns, earlier rounds and the request."""
     me = ctx.alias
-    memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens))
-    turns = conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)
+    memory = ctx.memory(MemoryBudget(max_tokens=config.history_max_tokens, lists_variables=True))
+    turns = [*examples, *conversation((*memory.rounds, ctx.round), me, skip=ctx.post.id, summary=memory.summary)]
     turns.append(("user", request_text(ctx, ctx.variables(), config)))
-    system = instructions(me, mode, plugins_text, config.extra_instructions)
+    system = instructions(me, mode, plugins_text, config.extra_instructions, examples=bool(examples))
     return list(chat_messages(system, turns))

@@ -17,6 +17,7 @@ its raw reply (``invalid_response``) and the feedback it got (``revise_message``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from weaver.execution.pipeline import CodeRun, format_violations
@@ -25,7 +26,8 @@ from weaver.replies import structured_reply
 from weaver.serde import to_data
 from weaver.specs import VerifyMode
 from weaver_code_interpreter.config import CodeInterpreterConfig
-from weaver_code_interpreter.prompt import build_messages
+from weaver_code_interpreter.examples import example_dirs, example_turns, load_examples
+from weaver_code_interpreter.prompt import Turn, build_messages
 from weaver_code_interpreter.reply import FIELDS, REPLY_SCHEMA, SCHEMA_NAME, CodeReply, validate_reply
 
 if TYPE_CHECKING:
@@ -33,13 +35,17 @@ if TYPE_CHECKING:
 
 
 class CodeInterpreter:
-    """The CodeInterpreter; stateless between requests (the kernel holds the state)."""
+    """The CodeInterpreter; one instance per session, which reads the examples on its first
+    request and keeps nothing else between requests (the kernel holds the state)."""
+
+    def __init__(self) -> None:
+        self._examples: list[Turn] | None = None
 
     async def reply(self, ctx: RoleContext) -> Post:
         config = ctx.config.table(CodeInterpreterConfig)
         mode = VerifyMode.plugin_only if config.plugin_only else VerifyMode.normal
         ctx.status("composing prompt")
-        messages = build_messages(ctx, config, mode, ctx.plugins.render())
+        messages = build_messages(ctx, config, mode, ctx.plugins.render(), self._example_turns(ctx, config))
         builder = ctx.new_post(send_to=ctx.post.send_from)
         runs: list[CodeRun] = []
         unsummarized: list[CodeRun] = []
@@ -85,6 +91,15 @@ class CodeInterpreter:
         _attach_run(builder, runs[-1])
         builder.set_message(_message(runs[-1], answer.attempts, config))
         return builder.build()
+
+
+    def _example_turns(self, ctx: RoleContext, config: CodeInterpreterConfig) -> list[Turn]:
+        if not config.use_examples:
+            return []
+        if self._examples is None:
+            dirs = example_dirs(Path(ctx.config.project_dir), config.example_dirs)
+            self._examples = example_turns(load_examples(dirs, ctx.alias), ctx.alias)
+        return self._examples
 
 
 def _close(builder: PostBuilder, streams: Mapping[str, AttachmentStream], reply: CodeReply) -> None:

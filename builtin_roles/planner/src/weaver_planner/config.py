@@ -32,8 +32,8 @@ class PlannerConfig:
     builtin_examples: bool = True
     """Include the examples shipped with the Planner (project examples are always included)."""
     example_dirs: tuple[str, ...] = ()
-    """Folders of example YAML files besides ``<project>/planner_examples``; relative paths
-    are relative to the project directory."""
+    """Folders of example YAML files besides ``planner_examples/`` in the project and in its
+    ``examples/`` folder; relative paths are relative to the project directory."""
     extra_instructions: str = ""
     """Text appended to the Planner's instructions (house rules, domain hints)."""
     history_max_tokens: int = attrs.field(default=8000, validator=at_least(1))

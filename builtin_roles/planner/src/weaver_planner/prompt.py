@@ -158,8 +158,8 @@ Turn = tuple[str, str]
 """``(chat role, text)``: ``("user", "User: …")`` or ``("assistant", "{…}")``."""
 
 
-def reply_json(post: Post) -> str:
-    """A Planner post as the JSON reply the model would have written for it."""
+def reply_data(post: Post) -> dict[str, str]:
+    """A Planner post as the reply the model would have written for it (fields it lacks are left out)."""
     reply = {}
     for name in FIELDS:
         if name == "send_to":
@@ -170,7 +170,12 @@ def reply_json(post: Post) -> str:
             found = post.attachment(AttachmentType(name))
             if found is not None:
                 reply[name] = found.content
-    return json.dumps(reply, ensure_ascii=False)
+    return reply
+
+
+def reply_json(post: Post) -> str:
+    """A Planner post as the JSON reply the model would have written for it."""
+    return json.dumps(reply_data(post), ensure_ascii=False)
 
 
 def _incoming(post: Post) -> str:

@@ -23,7 +23,7 @@ from weaver.model import USER, Post
 from weaver.replies import structured_reply
 from weaver.serde import to_data
 from weaver_planner.config import PlannerConfig
-from weaver_planner.examples import Example, example_dirs, load_examples, usable
+from weaver_planner.examples import Example, checked, example_dirs, load_examples, usable
 from weaver_planner.plan import Plan, build_plan, latest_plan
 from weaver_planner.prompt import Turn, conversation_turns, instructions
 from weaver_planner.reply import FIELDS, PlannerReply, reply_schema, validate_reply
@@ -115,7 +115,8 @@ class Planner:
             return []
         if self._examples is None:
             project = Path(ctx.config.project_dir)
-            self._examples = load_examples(example_dirs(project, config.example_dirs, config.builtin_examples))
+            found = load_examples(example_dirs(project, config.example_dirs, config.builtin_examples))
+            self._examples = checked(found, ctx.alias)
         return usable(self._examples, ctx.roles)
 
 

@@ -4,8 +4,9 @@ On ``weaver_compress_memory`` (the history a role is about to put in its prompt)
 ``verbatim_rounds`` rounds stay verbatim and the older ones become one bounded summary (with
 ``verbatim_rounds = 0``: only once the estimated tokens pass ``budget.trigger_share`` of
 ``budget.max_tokens``), followed by what each summarized round showed the User (a printed
-number is a fact later rounds need, whatever the summary kept) and the names of the
-variables still alive in the kernel.
+number is a fact later rounds need, whatever the summary kept; bounded, see
+:func:`weaver_memory_compressor.history.results_shown`) and the names of the variables
+still alive in the kernel.
 
 The summary is the model's incremental summary (the previous summary plus the rounds that
 have just become old), written when a round ends (``weaver_round_end`` starts it with
@@ -60,8 +61,9 @@ class MemoryCompressorConfig:
     stop growing early. 0: only once the history passes its budget's trigger."""
     shown_chars: int = attrs.field(default=80, validator=at_least(1))
     """What each summarized round showed the User (its value or printout), kept in this many characters."""
-    shown_max_tokens: int = attrs.field(default=800, validator=at_least(0))
-    """The most tokens those lines take, newest kept first."""
+    shown_max_tokens: int = attrs.field(default=400, validator=at_least(0))
+    """The most tokens those lines take; past it the oldest without a number printed with a
+    name go first, then the oldest of the rest."""
 
 
 @hookimpl

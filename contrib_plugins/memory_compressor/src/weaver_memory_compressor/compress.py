@@ -109,8 +109,8 @@ def compress(
 
     The summary is the model's (for the rounds it covers), the condensed form of the rounds
     it does not cover yet, what each summarized round showed the User (its numbers are
-    facts later rounds need, whatever the model's summary kept; at most ``shown_max_tokens``,
-    the newest first), and the variables alive in the kernel.
+    facts later rounds need, whatever the model's summary kept; at most ``shown_max_tokens``),
+    and the variables alive in the kernel (unless the role's prompt lists them itself).
     """
     old_count = split(rounds, budget, ctx.role, estimate, verbatim)
     if old_count is None:
@@ -121,8 +121,9 @@ def compress(
     covered = len(stored.covered) if stored else 0
     text = deterministic_summary(stored.text if stored else "", old[covered:], covered + 1, max_chars=max_chars)
     facts = results_shown(old[:covered], 1, max_chars=shown_chars, max_tokens=shown_max_tokens, estimate=estimate)
+    summary = "\n".join(part for part in (text, facts) if part)
     return CompressedMemory(
-        summary=with_variables("\n".join(part for part in (text, facts) if part), alive_variables(rounds)),
+        summary=summary if budget.lists_variables else with_variables(summary, alive_variables(rounds)),
         rounds=tuple(rounds[old_count:]),
     )
 

@@ -9,6 +9,7 @@ attempts, which are the bulk of a round).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -74,36 +75,87 @@ def alive_variables(rounds: Sequence[Round]) -> tuple[str, ...]:
     return tuple(str(v.get("name")) for v in latest.get("variables", ()) if isinstance(v, Mapping) and v.get("name"))
 
 
-def shown(item: Round, max_chars: int = 80) -> str:
-    """What the round's last successful execution showed (its value, then what it printed), in one line."""
+def _shown_data(item: Round) -> Mapping[str, Any] | None:
+    """The round's last successful execution that showed something."""
     for post in reversed(item.posts):
         for attachment in reversed(post.attachments):
             data = execution(attachment)
-            if data is None or not data.get("ok"):
-                continue
-            parts = [str(data.get(key) or "").strip() for key in ("value_repr", "stdout")]
-            text = " ".join(" | printed: ".join(part for part in parts if part).split())
-            if text:
-                return text if len(text) <= max_chars else f"{text[:max_chars]}…"
-    return ""
+            if data is not None and data.get("ok") and (data.get("value_repr") or data.get("stdout")):
+                return data
+    return None
+
+
+def _one_line(text: str, max_chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else f"{text[:max_chars]}…"
+
+
+def shown(item: Round, max_chars: int = 80) -> str:
+    """What the round's last successful execution showed (its value, then what it printed), in one line."""
+    data = _shown_data(item)
+    if data is None:
+        return ""
+    parts = [str(data.get(key) or "").strip() for key in ("value_repr", "stdout")]
+    return _one_line(" | printed: ".join(part for part in parts if part), max_chars)
+
+
+_LABELLED = re.compile(r"(?<![\w.])([A-Za-z_][\w ]{0,40}?)\s*[=:]\s*(-?\$?\d[\d,]*(?:\.\d+)?%?)(?![\w.])")
+"""``name = 12.5``, ``total: 1,350``, ``TOTAL_MONTH_2=1350``: a number printed with its name."""
+
+
+def labelled_numbers(text: str, limit: int = 3) -> tuple[str, ...]:
+    """Up to ``limit`` numbers printed with a name in ``text``, as ``name=value``."""
+    found = []
+    for match in _LABELLED.finditer(text):
+        item = f"{match.group(1).strip()}={match.group(2)}"
+        if item not in found:
+            found.append(item)
+        if len(found) == limit:
+            break
+    return tuple(found)
+
+
+@attrs.frozen
+class _Fact:
+    number: int
+    full: str
+    compact: str
+    labelled: bool
+
+
+def _fact(number: int, item: Round, max_chars: int) -> _Fact | None:
+    data = _shown_data(item)
+    if data is None:
+        return None
+    value = str(data.get("value_repr") or "").strip()
+    named = labelled_numbers(str(data.get("stdout") or ""))
+    compact = "; ".join(part for part in (_one_line(value, 40) if value else "", *named) if part)
+    return _Fact(number, f"Shown in round {number}: {shown(item, max_chars)}", f"Shown in round {number}: {compact}", bool(named))
+
+
+FULL_FACTS = 5
+"""How many of the newest summarized rounds keep their fact in full; older ones are compacted."""
 
 
 def results_shown(
     rounds: Sequence[Round], first_number: int, *, max_chars: int, max_tokens: int, estimate: Callable[[str], int]
 ) -> str:
-    """``Shown in round N: ...`` for each round that showed something, newest kept first within ``max_tokens``."""
-    lines = []
-    spent = 0
-    for number, item in reversed(list(enumerate(rounds, first_number))):
-        text = shown(item, max_chars)
-        if not text:
-            continue
-        line = f"Shown in round {number}: {text}"
-        spent += estimate(line)
-        if spent > max_tokens:
+    """What each summarized round showed the User, within ``max_tokens``, oldest first.
+
+    A printed number is a fact a later round may ask for, so these lines outlive the
+    summary's wording; but they must not grow with the session. The newest
+    :data:`FULL_FACTS` rounds keep their line (``max_chars``); older rounds keep only
+    their value and the numbers printed with a name (``total=1350``). Past ``max_tokens``
+    the oldest lines without a named number go first, then the oldest of the rest.
+    """
+    facts = [f for n, item in enumerate(rounds, first_number) if (f := _fact(n, item, max_chars)) is not None]
+    lines = {f.number: (f.full if i >= len(facts) - FULL_FACTS else f.compact) for i, f in enumerate(facts)}
+    spent = sum(estimate(line) for line in lines.values())
+    for fact in sorted(facts, key=lambda f: (f.labelled, f.number)):
+        if spent <= max_tokens:
             break
-        lines.append(line)
-    return "\n".join(reversed(lines))
+        spent -= estimate(lines.pop(fact.number))
+    return "\n".join(lines[f.number] for f in facts if f.number in lines)
 
 
 def _cap(text: str, limit: int) -> str:

@@ -168,7 +168,9 @@ class Chat:
                 self.console.print(f"[red]error:[/] {exc}")
 
     def _banner(self) -> None:
-        resumed = f" (resumed, {len(self.session.rounds)} rounds)" if self.session.rounds else ""
+        from weaver.console.blocks import counted
+
+        resumed = f" (resumed, {counted(len(self.session.rounds), 'round')})" if self.session.rounds else ""
         self.console.print(f"[bold]Weaver chat[/] · session {self.session.id}{resumed} · project {self.app.project_dir}")
         self.console.print("[dim]Type a request. /help lists commands; Ctrl-C cancels a round; /exit or Ctrl-D quits.[/]")
 
@@ -200,7 +202,7 @@ class Chat:
             self.console.print(f"[red]/load wants a file; {argument or 'none given'!s} is not one[/]")
             return
         self.pending.append(path)
-        self.console.print(f"{path.name} will be uploaded with your next request")
+        self.console.print(f"{argument} will be uploaded with your next request")
 
     def _do_plan(self, _: str) -> None:
         from weaver.console import blocks
@@ -223,9 +225,10 @@ class Chat:
         self.console.print(f"[bold]session[/]: {usage_text(self.session.usage)}")
 
     def _do_save(self, argument: str) -> None:
+        from weaver.console.blocks import counted
         from weaver.console.transcript import session_markdown
 
         target = Path(argument).expanduser() if argument else self.session.paths.root / "transcript.md"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(session_markdown(self.session.id, self.session.rounds), encoding="utf-8")
-        self.console.print(f"saved {len(self.session.rounds)} rounds to {target}")
+        self.console.print(f"saved {counted(len(self.session.rounds), 'round')} to {target}")

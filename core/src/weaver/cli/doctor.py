@@ -1,5 +1,5 @@
-"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, a kernel,
-the sandbox, and the LLM endpoint when one is configured.
+"""``weaver doctor``: can this machine run Weaver? Python, packages, extensions, the
+project's plugins, a kernel, the sandbox, and the LLM endpoint when one is configured.
 
 Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
 :class:`Check` rows; add a function to it to add one. ``doctor`` exits 1 when any row failed.
@@ -8,10 +8,12 @@ Each check is a function in :data:`CHECKS` taking the :class:`CliState` and retu
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import sys
+from collections import Counter
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import attrs
 import typer
@@ -26,7 +28,7 @@ OPTIONAL = ("pandas", "numpy", "matplotlib")
 
 @attrs.frozen
 class Check:
-    """One line of the report: ``status`` is ``ok``, ``warn`` or ``fail``."""
+    """One line of the report: ``status`` is ``ok``, ``info``, ``warn`` or ``fail``."""
 
     name: str
     status: str
@@ -71,30 +73,106 @@ def check_roles(state: CliState) -> list[Check]:
     return [Check("roles", "ok", ", ".join(roles) or "none enabled")]
 
 
+def check_plugins(state: CliState) -> list[Check]:
+    """Every plugin the loader found, with its status: a broken project plugin, or one
+    ``[plugins] enabled`` names that is not there, fails; a shadowed one warns; a disabled
+    or optional unconfigured one is information."""
+    from weaver.cli.plugins import where
+    from weaver.plugins.records import PluginOrigin  # as in weaver.cli.plugins: not on `weaver --help`
+
+    statuses = state.app().plugins.statuses
+    twice = {name for name, count in Counter(s.name for s in statuses).items() if count > 1}
+    rows = []
+    for status in statuses:
+        name = f"plugin {status.name}"
+        if status.name in twice:  # one row per source, told apart (a shadowed extension plugin)
+            name += f" ({status.source if status.origin is PluginOrigin.extension else status.origin.label})"
+        detail = f"{status.state.label}, {where(status, state.project_dir)}" + (
+            f": {status.detail}" if status.detail else ""
+        )
+        rows.append(Check(name, status.severity.value, detail))
+    return rows
+
+
 def check_kernel(state: CliState) -> list[Check]:
+    """A kernel as the project's sessions get it: started, a plugin called, and the
+    boundary around it seen from inside (its user, capabilities, limit, what it reaches)."""
     import asyncio
 
     from weaver.execution.check import check_kernel as run_check
 
-    config = state.app().config.table("execution")
-    result = asyncio.run(run_check(config))
-    where = " in the bwrap sandbox" if config.sandbox == "bwrap" else ""
-    detail = (
-        f"started{where} in {result.start_s:.2f} s, 1+1 in {result.execute_s * 1000:.0f} ms"
-        if result.ok
-        else result.detail
+    app = state.app()
+    result = asyncio.run(run_check(app.config, app.plugins.specs))
+    where = "in the bwrap sandbox" if result.sandbox == "bwrap" else "without a sandbox"
+    if not result.ok:
+        return [Check("kernel", "fail", f"{where}: {result.detail}")]
+    rows = [
+        Check(
+            "kernel",
+            "ok",
+            f"started {where} in {result.start_s:.2f} s, a plugin called in {result.execute_s * 1000:.0f} ms",
+        )
+    ]
+    view = result.view
+    uid, gid = view["uids"][1], view["gids"][1]
+    own = uid != os.geteuid()
+    if own:
+        whose = " (a user of its own)"
+    elif uid == 0:
+        whose = (
+            " (root, because a user of its own could not reach its Python or the project: install "
+            'bubblewrap for [execution] sandbox = "auto", or use a Python other users may enter)'
+        )
+    else:
+        whose = " (the host's user: Weaver does not run as root)"
+    rows.append(
+        Check("kernel user", "fail" if result.root_user else "ok", f"uid {uid}, gid {gid}, groups {view['groups'] or 'none'}{whose}")
     )
-    return [Check("kernel", "ok" if result.ok else "fail", detail)]
+    plain = "none, and no_new_privs set" if view["no_new_privs"] else "none"
+    rows.append(Check("kernel capabilities", "fail" if result.capabilities else "ok", result.capabilities or plain))
+    limit = view["process_limit"] if own else None
+    rows.append(
+        Check(
+            "kernel process limit",
+            "ok" if limit else "warn",
+            f"{limit} processes and threads (RLIMIT_NPROC of its own user)"
+            if limit
+            else "none: the kernel shares the host's user, whose other processes RLIMIT_NPROC would count",
+        )
+    )
+    rows.append(Check("kernel isolation", "warn" if result.exposed else "ok", _isolation(result, own)))
+    return rows
+
+
+def _isolation(result: Any, own_user: bool) -> str:
+    from weaver.execution.runtime import landlock
+
+    view = result.view
+    network = "no network" if set(view["interfaces"]) <= {"lo"} else "the host's network"
+    processes = "its own pid namespace" if result.sandbox == "bwrap" else "the host's processes visible (not their memory)"
+    held = [f"{label} {state.split(' ')[0]}" for label, state in {**view["read"], **view["write"]}.items()]
+    layers = ["mounts of bubblewrap"] if result.sandbox == "bwrap" else []
+    if own_user:
+        layers.append("file permissions of its own user")
+    abi = landlock.abi()
+    layers.append(f"Landlock ABI {abi}" if abi else "no Landlock on this system")
+    text = f"{network}; {processes}; {'; '.join(held)}; enforced by {', '.join(layers)}"
+    if result.exposed:
+        text += ". NOT isolated: " + "; ".join(result.exposed) + ' (the sandbox isolates these: [execution] sandbox = "bwrap")'
+    return text
 
 
 def check_sandbox(state: CliState) -> list[Check]:
     from weaver.execution.sandbox import bwrap_status
 
     available, detail = bwrap_status()
-    wanted = state.app().config.table("execution").sandbox == "bwrap"
-    status = "ok" if available else ("fail" if wanted else "warn")
-    note = "" if wanted else ' ([execution] sandbox = "bwrap" turns it on)'
-    return [Check("sandbox bwrap", status, detail + (note if available else ""))]
+    setting = state.app().config.table("execution").sandbox
+    status = "ok" if available else ("fail" if setting == "bwrap" else "warn")
+    if not available and setting == "auto":
+        detail += '; kernels run without a sandbox ([execution] sandbox = "auto")'
+    elif available:
+        detail += f" ([execution] sandbox = {setting!r}{': it is used' if setting != 'none' else ': not used'})"
+    return [Check("sandbox bwrap", status, detail)]
 
 
 def check_llm(state: CliState) -> list[Check]:
@@ -135,6 +213,7 @@ CHECKS: tuple[Callable[[CliState], list[Check]], ...] = (
     check_packages,
     check_extensions,
     check_roles,
+    check_plugins,
     check_kernel,
     check_sandbox,
     check_llm,
@@ -150,7 +229,8 @@ def doctor(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help='Print a JSON list of {"name", "status", "detail"}.')] = False,
 ) -> None:
-    """Check Python, packages, extensions, a kernel start and the sandbox; exit 1 if any check fails."""
+    """Check Python, packages, extensions, the project's plugins, a kernel start and the sandbox;
+    exit 1 if any check fails."""
     state = CliState.of(ctx)
     state.app()  # a configuration that does not load is a usage error (status 2), not a failed check
     rows: list[Check] = []

@@ -112,7 +112,7 @@ def show(
     from weaver.console import blocks, make_console
 
     console = make_console()
-    console.print(f"[bold]session {session_id}[/] · {len(rounds)} round{'' if len(rounds) == 1 else 's'}")
+    console.print(f"[bold]session {session_id}[/] · {blocks.counted(len(rounds), 'round')}")
     for round in rounds:
         for block in blocks.round_blocks(round):
             console.print(block)

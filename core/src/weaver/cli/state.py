@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from weaver.engine import App
 
 log = logging.getLogger("weaver.cli")
+TASKWEAVER_PROJECT_FILE = "taskweaver_config.json"
 
 
 @attrs.define
@@ -97,7 +98,8 @@ class CliState:
         creates the workspace there.
         """
         app = self.app()
-        if not (app.project_dir / PROJECT_FILE).is_file():
+        # A TaskWeaver project copied unchanged has its own marker instead of weaver.toml.
+        if not any((app.project_dir / name).is_file() for name in (PROJECT_FILE, TASKWEAVER_PROJECT_FILE)):
             log.warning(
                 "no %s in %s: using the defaults; sessions are kept in %s ('weaver init' makes a project)",
                 PROJECT_FILE, app.project_dir, app.workspace,

@@ -107,11 +107,12 @@ def _elide(text: str, limit: int = MAX_RESULT_LINES) -> str:
     return "\n".join([*head, f"... {len(lines) - len(head) - len(tail)} more lines ...", *tail])
 
 
-def execution_block(attachment: Attachment) -> RenderableType:
+def execution_block(attachment: Attachment, *, printed_output: bool = False) -> RenderableType:
     """An execution result: a one-line outcome, then what the code printed and returned.
 
     The structured result (``extra``) is shown when there is one: the person sees the
     output, not the feedback text written for the model; otherwise that text is shown.
+    ``printed_output``: the output was shown as it was printed, so only the value follows.
     """
     result = attachment.extra if isinstance(attachment.extra, Mapping) else {}
     duration = result.get("duration_s")
@@ -127,8 +128,9 @@ def execution_block(attachment: Attachment) -> RenderableType:
         if attachment.content.strip():
             parts.append(indent(Text(_elide(attachment.content), style="dim")))
         return Group(*parts)
+    shown = ("value_repr",) if printed_output else ("stdout", "value_repr", "stderr")
     for key, style in (("stdout", "dim"), ("value_repr", ""), ("stderr", "yellow")):
-        text = result.get(key) or ""
+        text = (result.get(key) or "") if key in shown else ""
         if text.strip():
             parts.append(indent(Text(_elide(text), style=style)))
     traceback = (result.get("error") or {}).get("traceback") or ""
@@ -157,11 +159,13 @@ def artifacts_block(paths: Iterable[str]) -> Text:
     return text
 
 
-def attachment_block(attachment: Attachment, reply_type: str | None = None) -> RenderableType | None:
+def attachment_block(
+    attachment: Attachment, reply_type: str | None = None, *, printed_output: bool = False
+) -> RenderableType | None:
     """How one attachment looks, or ``None`` for those a person need not see.
 
     ``reply_type`` is the post's ``reply_type`` (``python`` or ``text``), which says whether
-    ``reply_content`` is code.
+    ``reply_content`` is code; ``printed_output`` that the code's output was already shown live.
     """
     kind = attachment.type
     if kind in _HIDDEN:
@@ -175,7 +179,7 @@ def attachment_block(attachment: Attachment, reply_type: str | None = None) -> R
             return code_block(attachment.content)
         return Text(attachment.content.strip())
     if kind is AttachmentType.execution_result:
-        return execution_block(attachment)
+        return execution_block(attachment, printed_output=printed_output)
     if kind is AttachmentType.artifact_paths:
         return artifacts_block(artifact_paths(attachment))
     if kind is AttachmentType.file:
@@ -229,10 +233,15 @@ def post_blocks(post: Post, skip: Iterable[str] = ()) -> list[RenderableType]:
     return blocks
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 round``, ``2 rounds``, ``0 rounds``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def usage_text(usage: Usage) -> str:
     """``3 LLM calls · 4,512 tokens · $0.0021`` (``~`` marks estimated counts)."""
     approx = "~" if usage.estimated else ""
-    parts = [f"{usage.llm_calls} LLM call{'s' if usage.llm_calls != 1 else ''}"]
+    parts = [counted(usage.llm_calls, "LLM call")]
     parts.append(f"{approx}{usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out)")
     if usage.cost:
         parts.append(f"{approx}${usage.cost:.4f}")

@@ -12,6 +12,7 @@ the refresh thread.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -70,6 +71,8 @@ class _PostState:
     open: str | None = None
     """The attachment streaming now; it is complete once another part starts."""
     message: list[str] = attrs.field(factory=list)
+    printed_output: bool = False
+    """Running code's output was printed as it came, so its result need not repeat it."""
 
 
 class LiveView:
@@ -94,8 +97,33 @@ class LiveView:
         self._spinner = Spinner("dots", style="cyan")
 
     def attach(self, app: App | Client) -> Callable[[], None]:
-        """Subscribe to ``app``'s events (a local App's, or a service client's); returns the unsubscribe function."""
-        return app.subscribe(self)
+        """Subscribe to ``app``'s events (a local App's, or a service client's); returns the
+        function that undoes it.
+
+        While attached, log lines go through the view (above its live region, in the
+        ``warning: ...`` shape) instead of straight to stderr, where they would land inside
+        the status line and garble it.
+        """
+        unsubscribe = app.subscribe(self)
+        root = logging.getLogger()
+        replaced = list(root.handlers)
+        handler = _ViewLogHandler(self)
+        for old in replaced:
+            root.removeHandler(old)
+        root.addHandler(handler)
+
+        def detach() -> None:
+            unsubscribe()
+            root.removeHandler(handler)
+            for old in replaced:
+                root.addHandler(old)
+
+        return detach
+
+    def log_line(self, line: str) -> None:
+        """Print one log line above the live region."""
+        with self._lock:
+            self._print(Text(line, style="yellow"))
 
     def close(self) -> None:
         """Remove the live region (it is also removed when a round ends)."""
@@ -175,6 +203,19 @@ class LiveView:
         if attachment.id not in state.printed:
             self._show(state, attachment)
 
+    def _output(self, event: Event) -> None:
+        """What running code prints, printed as it comes, under the post of the role running it."""
+        role = event.data.get("role")
+        state = next((s for s in reversed(self._posts.values()) if s.send_from == role), None)
+        if state is None and self._posts:
+            state = next(reversed(self._posts.values()))
+        if state is not None:
+            self._flush(state)
+            state.printed_output = True
+        text = str(event.data.get("text", ""))
+        style = "yellow" if event.data.get("stream") == "stderr" else "dim"
+        self._print(blocks.indent(Text(text.rstrip("\n"), style=style)))
+
     def _post_end(self, event: Event) -> None:
         post = from_data(event.data["post"], Post)
         if post.send_from == USER:
@@ -210,6 +251,7 @@ class LiveView:
         EventType.attachment_delta: _attachment_delta,
         EventType.message_delta: _message_delta,
         EventType.attachment: _attachment,
+        EventType.output: _output,
         EventType.post_end: _post_end,
         EventType.status: _status_event,
         EventType.llm_call: _llm_call,
@@ -235,7 +277,7 @@ class LiveView:
         elif kind is AttachmentType.current_plan_step and state.plan is not None:
             self._print_plan(state, attachment.content)
         else:
-            block = blocks.attachment_block(attachment, state.reply_type)
+            block = blocks.attachment_block(attachment, state.reply_type, printed_output=state.printed_output)
             if block is not None:
                 self._print(blocks.indent(block))
 
@@ -296,3 +338,17 @@ class LiveView:
         self._spinner.update(text=line)
         parts.append(self._spinner)
         return Group(*parts)
+
+
+class _ViewLogHandler(logging.Handler):
+    """Log records as ``level: message`` lines printed by a live view."""
+
+    def __init__(self, view: LiveView) -> None:
+        super().__init__()  # the loggers' levels decide, as they did for the handler it stands in for
+        self.view = view
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.view.log_line(f"{record.levelname.lower()}: {record.getMessage()}")
+        except Exception:  # noqa: BLE001 - logging must never raise into the code that logged
+            self.handleError(record)

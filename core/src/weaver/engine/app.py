@@ -155,7 +155,7 @@ class App:
             # Loading plugins imports the project's plugin files: only when code can call them.
             from weaver.plugins.loader import load_plugins
 
-            self._plugins = load_plugins(self.pm, self.config)
+            self._plugins = load_plugins(self.pm, self.config, self.load_report)
         return self._plugins
 
     @property

@@ -9,9 +9,9 @@ fails. No exception escapes to the caller for a failed round: the finished
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +21,8 @@ import attrs
 
 from weaver.errors import RoundStopped
 from weaver.events import Event, EventType
+from weaver.execution.boundary import site_for, upload_place
+from weaver.execution.files import copy_in
 from weaver.model import USER, Attachment, AttachmentType, Post, Round, RoundState
 from weaver.serde import to_data
 
@@ -113,14 +115,23 @@ def _check_text(text: str, what: str) -> None:
 
 
 def _attach_files(session: Session, files: Sequence[str | os.PathLike[str]]) -> tuple[Attachment, ...]:
+    """Each upload where code finds it by the name the user gave (see :func:`upload_place`);
+    the attachment's content is that name."""
     attachments = []
     session.paths.create()
+    site = site_for(session.app.config, session=session.paths.root)
     for item in files:
         source = Path(item)
-        _check_text(source.name, f"the file name {source.name!r}")
-        target = session.cwd / source.name
-        shutil.copyfile(source, target)
-        attachments.append(Attachment(AttachmentType.file, source.name, {"path": str(target)}))
+        _check_text(os.fspath(source), f"the file name {os.fspath(source)!r}")
+        place = upload_place(site, source)
+        if place.copy:
+            # The kernel may have left a link at the target: copy_in never follows one.
+            target = copy_in(source, session.cwd, place.name)
+        elif source.is_file():
+            target = source.resolve()
+        else:
+            raise FileNotFoundError(errno.ENOENT, "no such file", os.fspath(source))
+        attachments.append(Attachment(AttachmentType.file, place.name, {"path": str(target)}))
     return tuple(attachments)
 
 

@@ -37,8 +37,9 @@ from weaver.store import SessionPaths, SessionStore, session_paths
 
 if TYPE_CHECKING:
     from weaver.engine.app import App
+    from weaver.execution.output import OutputCallback
     from weaver.execution.pipeline import CodePipeline, CodeRun
-    from weaver.execution.result import ExecutionResult, VariableInfo
+    from weaver.execution.result import ExecutionResult, FileListing, VariableInfo
     from weaver.execution.service import SessionExecution
     from weaver.memory import CompressedMemory, MemoryBudget
 
@@ -141,6 +142,12 @@ class Session:
     def variables(self) -> tuple[VariableInfo, ...]:
         """The kernel's variables after the latest execution (empty before the first)."""
         return self._execution.variables() if self._execution is not None else ()
+
+    def files(self) -> FileListing:
+        """The files code can open in this session's working directory, at most 50 of them."""
+        from weaver.execution.boundary import files_for_code
+
+        return files_for_code(self.app.config, self.paths.root)
 
     def pending_approvals(self) -> tuple[ApprovalRequest, ...]:
         """What the session is waiting for a person to approve, oldest first."""
@@ -258,6 +265,7 @@ class Session:
             run_code=run_code,
             variables=lambda: self.variables(),
             plugins=self.app.plugins,
+            files=lambda: self.files(),
             memory=memory,
             approve=approve,
         )
@@ -324,7 +332,9 @@ class Session:
             from weaver.execution.pipeline import CodePipeline
 
             self._pipeline = CodePipeline(
-                self.app.hooks, lambda code, budget: self._execute(code, budget), variables=lambda: self.variables()
+                self.app.hooks,
+                lambda code, budget, on_output: self._execute(code, budget, on_output),
+                variables=lambda: self.variables(),
             )
         return await self._pipeline.run(code, mode, ctx)
 
@@ -335,9 +345,18 @@ class Session:
         if any(spec.runs_code for spec in self._role_specs.values()):
             self._spawn(self._session_execution().start())
 
-    async def _execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
-        result = await self._session_execution().execute(code, plugin_budget)
+    async def _execute(
+        self, code: str, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+    ) -> ExecutionResult:
+        from weaver.execution.executor import ExecutionCancelled
+
         round_id = self._current.round.id if self._current is not None else None
+        try:
+            result = await self._session_execution().execute(code, plugin_budget, on_output)
+        except ExecutionCancelled as cancelled:
+            # The round goes on being cancelled; what the code printed until then is kept.
+            self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(cancelled.result)}))
+            raise
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result
 

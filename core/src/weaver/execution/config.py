@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import posixpath
+from typing import Any
+
 import attrs
 
-SANDBOXES = ("none", "bwrap")
+from weaver.config import InvalidValue, at_least, one_of
+
+SANDBOXES = ("auto", "none", "bwrap")
 
 
-def _one_of(choices: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def check(instance: object, attribute: attrs.Attribute, value: str) -> None:
-        if value not in choices:
-            raise ValueError(f"{attribute.name} must be one of {', '.join(choices)}, got {value!r}")
-
-    return check
+def _project_relative(instance: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    """Each entry names a folder inside the project: relative, normalized, never the project itself."""
+    for entry in value:
+        parts = entry.split("/")
+        if (
+            not entry
+            or "\0" in entry
+            or entry.startswith("/")
+            or posixpath.normpath(entry) != entry
+            or entry == "."
+            or ".." in parts
+        ):
+            raise InvalidValue(
+                attribute.name,
+                "entries are folders relative to the project, such as 'data' or 'inputs/raw' "
+                f"(no '..', no absolute path, not the project itself), got {entry!r}",
+            )
 
 
 @attrs.frozen
@@ -35,9 +51,11 @@ class ExecutionConfig:
     """Address-space limit (RLIMIT_AS): allocating past it raises MemoryError in the kernel."""
     cpu_s: int = 0
     """CPU seconds over the kernel's whole life (RLIMIT_CPU); past it the kernel is killed."""
-    max_processes: int = 0
-    """RLIMIT_NPROC. It counts every process and thread of the user, not just the kernel's,
-    so a low value can stop the kernel from starting; off by default."""
+    max_processes: int = attrs.field(default=256, validator=at_least(0))
+    """Processes and threads the kernel and everything it starts may run at once (0: not
+    limited). It holds where the kernel runs as a user of its own, that is whenever the host
+    runs as root (RLIMIT_NPROC of that user); a host of an ordinary user shares its user with
+    the kernel, so there it is not applied (``weaver doctor`` says so)."""
     file_size_mb: int = 1024
     """Largest file the kernel may write (RLIMIT_FSIZE)."""
     blas_threads: int = 1
@@ -50,12 +68,20 @@ class ExecutionConfig:
     env_allow: tuple[str, ...] = ()
     """Host environment variables the kernel may see beyond the built-in allow-list
     (``PATH``, ``LANG``, ``LC_*``, ``TZ``, ...); a trailing ``*`` matches a prefix."""
-    sandbox: str = attrs.field(default="none", validator=_one_of(SANDBOXES))
-    """``"bwrap"`` runs the kernel under bubblewrap: no network, read-only system, only the
-    session's directories writable. ``weaver doctor`` says whether it is available."""
+    sandbox: str = attrs.field(default="auto", validator=one_of(*SANDBOXES))
+    """``"bwrap"`` runs the kernel under bubblewrap: no network, only the system, Python,
+    the project files and the session's own directories visible. ``"none"`` runs it
+    without (still as a user of its own when the host is root, with Landlock where the
+    system has it); ``"auto"`` uses bubblewrap wherever it works and ``"none"`` elsewhere.
+    ``weaver doctor`` says which one runs here and what it isolates."""
+    project_files: tuple[str, ...] = attrs.field(default=("data",), validator=_project_relative)
+    """Project folders the code sees, read-only, under the same relative path in its working
+    directory (``data/sales.csv``); a folder that does not exist is left out."""
     pool_size: int = 1
-    """Kernels kept started ahead of time for new sessions (0: start each on demand).
-    Sandboxed kernels are not pooled: their mounts name a session's directory."""
+    """Kernels kept started ahead of time for new sessions (0: start each on demand). A
+    pooled kernel is started before its session is known, so it is used only where
+    sessions are kept apart without naming them: when the host runs as root (each kernel
+    has its own user), or when neither bubblewrap nor Landlock is there to name them."""
     prestart: bool = True
     """A session whose roles run code starts its kernel (or takes one from the pool) when its
     first round starts, so the kernel starts while the model writes the first reply."""

@@ -8,6 +8,7 @@ An executor comes from the ``weaver_executors`` hook as an
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 import attrs
@@ -29,7 +30,12 @@ class ExecutorSetup:
 
 
 class Executor(Protocol):
-    """One session's code runner: a stateful kernel behind three calls."""
+    """One session's code runner: a stateful kernel behind three calls.
+
+    An executor may also accept ``on_output`` in :meth:`execute`
+    (``execute(code, *, on_output=None)``), a callable given ``(stream_name, text)`` as
+    output arrives; the local executor does.
+    """
 
     async def start(self) -> None:
         """Start the kernel now rather than at the first execution (the session calls it early,
@@ -44,6 +50,10 @@ class Executor(Protocol):
         (:data:`weaver.execution.runtime.BUDGET_KEY`), so a step's or a round's budget holds
         inside the execution too; without it, ``plugin_call_budget`` per execution is the
         only limit inside, and the host still counts the calls each result reports.
+
+        Cancelling the awaiting task interrupts the code and raises
+        :class:`ExecutionCancelled` (a :class:`asyncio.CancelledError`) carrying what the
+        code had produced until then.
         """
         ...
 
@@ -54,6 +64,18 @@ class Executor(Protocol):
     async def close(self) -> None:
         """Stop the kernel; the executor is not used again."""
         ...
+
+
+class ExecutionCancelled(asyncio.CancelledError):
+    """An execution ended because the task awaiting it was cancelled (its round was).
+
+    ``result`` (outcome ``cancelled``) keeps what the code printed and displayed before
+    the interrupt; the cancellation goes on as any other.
+    """
+
+    def __init__(self, result: ExecutionResult) -> None:
+        super().__init__("the execution was cancelled")
+        self.result = result
 
 
 @attrs.define(eq=False)

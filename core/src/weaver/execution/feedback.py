@@ -18,6 +18,7 @@ _OUTCOMES = {
     "timeout_interrupted": "was interrupted at the time limit",
     "timeout_restarted": "hit the time limit and the kernel was restarted",
     "kernel_died": "crashed the kernel",
+    "cancelled": "was cancelled",
 }
 
 

@@ -5,25 +5,42 @@ The kernel starts lazily (taken from the warm pool when there is one), in the se
 if it does not answer within the grace period it is restarted. A kernel that dies is
 noticed while waiting and replaced at once. Either way the result says what happened and
 which variables were lost, and the session goes on.
+
+Before a kernel takes a session, :func:`prepare_session` gives the session's ``cwd/`` and
+``artifacts/`` to the kernel's user (a root host) and links the project files into
+``cwd/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
 
 from weaver.config import Config
 from weaver.errors import PluginLoadError
+from weaver.execution import files
+from weaver.execution.boundary import KernelSite, site_for
 from weaver.execution.config import ExecutionConfig
-from weaver.execution.executor import ExecutorSetup, KernelStartError, plugin_payload
-from weaver.execution.output import Collector
+from weaver.execution.executor import ExecutionCancelled, ExecutorSetup, KernelStartError, plugin_payload
+from weaver.execution.output import Collector, OutputCallback
 from weaver.execution.pool import KernelPool, pool_for
 from weaver.execution.process import KernelDied, KernelProcess, install_code
 from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
 from weaver.execution.runtime import BUDGET_KEY, REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.store import SessionPaths
+
+log = logging.getLogger("weaver.execution")
+
+CANCEL_GRACE_S = 2.0
+"""How long a cancelled execution's kernel has to report what the interrupt left."""
+MAX_ARTIFACTS = 200
+"""Files one execution's result lists at most (the rest are counted in ``truncated``)."""
 
 
 class LocalExecutor:
@@ -33,6 +50,7 @@ class LocalExecutor:
         self.paths = SessionPaths(Path(session_dir))
         self.config: ExecutionConfig = config.table("execution")
         self.setup = setup
+        self.site: KernelSite = site_for(config, session=self.paths.root, plugin_dirs=self._plugin_dirs())
         self.pool = pool
         self._kernel: KernelProcess | None = None
         self._variables: tuple[VariableInfo, ...] = ()
@@ -42,7 +60,12 @@ class LocalExecutor:
     @classmethod
     def create(cls, session_dir: Path, config: Config, setup: ExecutorSetup) -> LocalExecutor:
         """The ``weaver_executors`` factory: uses the warm pool of the running event loop."""
-        return cls(session_dir, config, setup, pool=pool_for(config.table("execution")))
+        executor = cls(session_dir, config, setup)
+        executor.pool = pool_for(executor.config, executor.site)
+        return executor
+
+    def _plugin_dirs(self) -> list[str]:
+        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path]
 
     @property
     def kernel_pid(self) -> int | None:
@@ -57,12 +80,16 @@ class LocalExecutor:
         async with self._lock:
             await self._ensure_kernel()
 
-    async def execute(self, code: str, *, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
+    async def execute(
+        self, code: str, *, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+    ) -> ExecutionResult:
+        """Run ``code``; ``on_output(stream_name, text)`` is called as its stdout and stderr
+        arrive (within the same caps as the result's)."""
         async with self._lock:
             budget = {BUDGET_KEY: plugin_budget} if plugin_budget is not None else {}
-            kernel, collector = await self._ensure_kernel(code, budget)
+            kernel, collector = await self._ensure_kernel(code, budget, on_output)
             if collector is None:
-                collector = self._submit(kernel, code, metadata=budget)
+                collector = self._submit(kernel, code, metadata=budget, on_output=on_output)
             started = time.monotonic()
             outcome, state_lost, note = "ok", False, None
             try:
@@ -70,9 +97,12 @@ class LocalExecutor:
             except TimeoutError:
                 outcome, state_lost, note = await self._after_timeout(kernel, collector)
             except asyncio.CancelledError:
-                # The round was cancelled: stop the code too, or it would run on unseen.
-                await kernel.interrupt()
-                raise
+                # The round was cancelled: stop the code too, or it would run on unseen, and
+                # keep what it printed until then.
+                await self._after_cancel(kernel, collector)
+                raise ExecutionCancelled(
+                    self._result(code, collector, "cancelled", None, (), time.monotonic() - started)
+                ) from None
             except KernelDied:
                 outcome, state_lost = "kernel_died", True
 
@@ -82,13 +112,18 @@ class LocalExecutor:
                     kernel.log_tail(),
                 )
             lost = tuple(v.name for v in self._variables) if state_lost else ()
-            if state_lost:
+            if state_lost and not self._closed:
                 await self._replace_kernel()
             return self._result(code, collector, outcome, note, lost, time.monotonic() - started)
 
     async def close(self) -> None:
+        """Stop the kernel and every process it started; safe to call at any time, also from
+        a shutdown a signal started: a running execution is not waited for, it ends with
+        ``kernel_died``."""
+        self._closed = True
+        if self._kernel is not None and self._lock.locked():
+            self._kernel.kill()
         async with self._lock:
-            self._closed = True
             if self._kernel is not None:
                 kernel, self._kernel = self._kernel, None
                 await kernel.shutdown()
@@ -96,7 +131,7 @@ class LocalExecutor:
     # ---- kernels -----------------------------------------------------------------------
 
     async def _ensure_kernel(
-        self, code: str | None = None, metadata: dict[str, Any] | None = None
+        self, code: str | None = None, metadata: dict[str, Any] | None = None, on_output: OutputCallback | None = None
     ) -> tuple[KernelProcess, Collector | None]:
         """The session's kernel, started or taken and set up if there is none yet.
 
@@ -113,9 +148,10 @@ class LocalExecutor:
         kernel = await self._new_kernel()
         first = None
         try:
+            prepare_session(self.paths, kernel)
             setup = self._setup()
             if code is not None and kernel.on_hold:
-                first = self._submit(kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup})
+                first = self._submit(kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output)
                 await kernel.wait_setting_up(first, until=lambda c: bool(c.reports[SETUP_MIME]))
                 if not first.reports[SETUP_MIME]:
                     # This kernel's ipykernel does not pass request metadata on: it refused
@@ -133,15 +169,22 @@ class LocalExecutor:
         self._kernel = kernel
         return kernel, first
 
-    def _submit(self, kernel: KernelProcess, code: str, metadata: dict[str, Any] | None = None) -> Collector:
-        return kernel.submit(code, silent=False, artifacts_dir=self.paths.artifacts, metadata=metadata)
+    def _submit(
+        self,
+        kernel: KernelProcess,
+        code: str,
+        metadata: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> Collector:
+        return kernel.submit(
+            code, silent=False, artifacts_dir=self.paths.artifacts, metadata=metadata, on_output=on_output
+        )
 
     async def _new_kernel(self) -> KernelProcess:
-        if self.config.sandbox == "bwrap":
-            return await KernelProcess.start(self.config, sandbox_paths=self.paths)
+        self.paths.create()
         if self.pool is not None:
             return await self.pool.take()
-        return await KernelProcess.start(self.config)
+        return await KernelProcess.start(self.config, self.site)
 
     def _setup(self) -> dict[str, Any]:
         """What makes a kernel this session's: its directories, plugins, budget and caps."""
@@ -183,6 +226,13 @@ class LocalExecutor:
             await old.shutdown()
         self._variables = ()
         await self._ensure_kernel()
+
+    async def _after_cancel(self, kernel: KernelProcess, collector: Collector) -> None:
+        """Interrupt a cancelled execution and take what the kernel still sends, briefly."""
+        with contextlib.suppress(Exception):
+            await kernel.interrupt()
+        with contextlib.suppress(TimeoutError, KernelDied, asyncio.CancelledError):
+            await kernel.wait(collector, min(self.config.interrupt_grace_s, CANCEL_GRACE_S))
 
     async def _after_timeout(self, kernel: KernelProcess, collector: Collector) -> tuple[str, bool, ErrorInfo]:
         limit = self.config.timeout_s
@@ -240,7 +290,16 @@ class LocalExecutor:
         if report.get("cut", {}).get("value"):
             truncated.append(f"value: {report['cut']['value']} characters of the repr cut in the kernel")
         truncated += collector.truncated()
-        artifacts = {a["path"]: Artifact(a["path"], a["mime"]) for a in report.get("artifacts", ())}
+        # The kernel says which files it wrote; only plain files in artifacts/ are believed,
+        # and only so many are looked at.
+        reported = list(report.get("artifacts", ()))
+        if len(reported) > MAX_ARTIFACTS:
+            truncated.append(f"artifacts: {len(reported) - MAX_ARTIFACTS} more files than the {MAX_ARTIFACTS} reported")
+        artifacts = {
+            a["path"]: Artifact(a["path"], str(a.get("mime", "")))
+            for a in reported[:MAX_ARTIFACTS]
+            if isinstance(a, dict) and files.regular_file_beneath(self.paths.artifacts, str(a.get("path", "")))
+        }
         for path, mime in collector.saved:
             artifacts.setdefault(path, Artifact(path, mime))
         return ExecutionResult(
@@ -260,3 +319,59 @@ class LocalExecutor:
             variables=self._variables,
             plugin_calls=dict(report.get("plugin_calls", {})),
         )
+
+
+def prepare_session(paths: SessionPaths, kernel: KernelProcess) -> None:
+    """Make ``paths`` the session of ``kernel``: its ``cwd/`` and ``artifacts/`` (and what
+    is in them) become the kernel's own user's, the session directory one only that user
+    may enter, and the project files appear in ``cwd/``. Nothing here follows a link."""
+    paths.create()
+    user = kernel.user
+    if user is not None:
+        with files.directory(paths.root.parent) as sessions:
+            os.fchmod(sessions, 0o711)  # enter by name, never list
+            _close_other_sessions(sessions)
+        with files.directory(paths.root) as root:
+            os.fchown(root, 0, user.gid)
+            os.fchmod(root, 0o710)
+            with contextlib.suppress(FileNotFoundError):
+                log_fd = os.open(paths.log.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=root)
+                os.fchmod(log_fd, 0o600)
+                os.close(log_fd)
+        for directory in (paths.cwd, paths.artifacts):
+            files.chown_tree(directory, user.uid, user.gid)
+            with files.directory(directory) as fd:
+                os.fchmod(fd, 0o700)
+    link_project_files(paths.cwd, kernel.site.project_files, user.uid if user else None)
+
+
+def _close_other_sessions(sessions: int) -> None:
+    """Make session directories others may enter (from before sessions were private) the
+    host's alone; those given to a kernel (0710, its group) stay as they are."""
+    for entry in os.scandir(sessions):
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o007:
+                fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=sessions)
+                os.fchmod(fd, 0o700)
+                os.close(fd)
+
+
+def link_project_files(cwd: Path, project_files: tuple[tuple[str, str], ...], owner: int | None) -> None:
+    """``cwd/<name>`` as a link to each project folder, where nothing else has that name."""
+    for name, target in project_files:
+        parts = files.relative_parts(name)
+        with files.directory(cwd) as top:
+            try:
+                parent = files.open_beneath(top, parts[:-1], create=True, owner=owner)
+            except files.UnsafePathError as exc:
+                log.info("project folder %s not linked into %s: %s", name, cwd, exc)
+                continue
+            try:
+                os.symlink(target, parts[-1], dir_fd=parent)
+                if owner is not None:
+                    os.chown(parts[-1], owner, owner, dir_fd=parent, follow_symlinks=False)
+            except FileExistsError:
+                pass
+            finally:
+                os.close(parent)

@@ -4,16 +4,16 @@ The kernel runs code a model wrote, so it gets an allow-list of the host's envir
 (never API keys or tokens), a ``HOME`` of its own, and rlimits that the launcher
 (:mod:`weaver.execution.runtime.launch`) applies before ipykernel is imported.
 
-Outside the sandbox the kernel runs as the host's user, so it could still read the host's
-``/proc/<pid>/environ``; the bubblewrap profile (:mod:`weaver.execution.sandbox`), with its
-own pid namespace, closes that too.
+That covers the kernel's own environment only. The host's (``/proc/<host>/environ``) is
+out of its reach because the kernel is another user (a root host), or is confined by
+Landlock, or cannot see the host at all (bubblewrap's pid namespace); where none of these
+holds the host makes itself non-dumpable (:mod:`weaver.execution.process`).
 """
 
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,12 +53,17 @@ def kernel_env(config: ExecutionConfig, home: Path, environ: Mapping[str, str] =
     return env
 
 
-def rlimits(config: ExecutionConfig) -> dict[str, int]:
-    """The rlimits to set in the kernel, by ``resource`` constant name; 0 values are left out."""
+def rlimits(config: ExecutionConfig, own_user: bool = True) -> dict[str, int]:
+    """The rlimits to set in the kernel, by ``resource`` constant name; 0 values are left out.
+
+    RLIMIT_NPROC counts the processes of the kernel's user, so it is set only when that
+    user is the kernel's own (``own_user``): for the host's user it would count, and cap,
+    everything else that user runs.
+    """
     wanted = {
         "RLIMIT_AS": config.memory_mb * _MB,
         "RLIMIT_CPU": config.cpu_s,
-        "RLIMIT_NPROC": config.max_processes,
+        "RLIMIT_NPROC": config.max_processes if own_user else 0,
         "RLIMIT_FSIZE": config.file_size_mb * _MB,
     }
     limits = {name: value for name, value in wanted.items() if value > 0}
@@ -66,7 +71,3 @@ def rlimits(config: ExecutionConfig) -> dict[str, int]:
     limits["RLIMIT_CORE"] = 0
     return limits
 
-
-def launcher_args(config: ExecutionConfig) -> list[str]:
-    """The arguments that start a kernel through Weaver's launcher, before ``-f <file>``."""
-    return ["-m", "weaver.execution.runtime.launch", "--limits", json.dumps(rlimits(config))]

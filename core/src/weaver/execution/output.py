@@ -3,18 +3,32 @@
 Output is capped as each message arrives, never accumulated and cut afterwards, so a
 program printing 100 MB leaves the host's memory flat. (The kernel's runtime caps its own
 streams first; this cap catches output that bypasses it, such as a subprocess writing to
-the kernel's file descriptors.)
+the kernel's file descriptors.) Output can also be passed on live, within the same caps.
+
+Rich displays are saved as files in the session's ``artifacts/``, which the kernel can
+write too: each under a new name (``display-<execution count>-<n>``, with a suffix if that
+exists), created with :func:`weaver.execution.files.write_new`, so no display ever
+overwrites another file or writes through a link.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from weaver.execution.files import UnsafePathError, write_new
 from weaver.execution.result import Display, ErrorInfo
 from weaver.execution.runtime import REPORT_MIME, SETUP_MIME
+
+log = logging.getLogger("weaver.execution")
+
+OutputCallback = Callable[[str, str], None]
+"""``on_output(stream_name, text)``: ``"stdout"`` or ``"stderr"``, and the text that arrived."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _SAVED = {"image/png": ".png", "image/svg+xml": ".svg", "text/html": ".html"}
@@ -56,13 +70,48 @@ class CappedText:
         return "".join(self.head) + note + self.tail
 
 
+class LiveOutput:
+    """Passes a stream's text on as it arrives, up to ``limit`` characters, then one note."""
+
+    def __init__(self, name: str, callback: OutputCallback, limit: int) -> None:
+        self.name = name
+        self.callback = callback
+        self.room = limit
+
+    def add(self, text: str) -> None:
+        if self.room <= 0 or not text:
+            return
+        part = text[: self.room]
+        self.room -= len(part)
+        if self.room <= 0:
+            part += "\n[... more output: the result keeps its head and tail ...]\n"
+        try:
+            self.callback(self.name, part)
+        except Exception:
+            log.exception("on_output callback %r failed", self.callback)
+
+
 class Collector:
     """Everything one execution sent on the kernel's IOPub channel, for request ``msg_id``."""
 
-    def __init__(self, msg_id: str, *, max_output_chars: int, max_value_chars: int, artifacts_dir: Path | None) -> None:
+    def __init__(
+        self,
+        msg_id: str,
+        *,
+        max_output_chars: int,
+        max_value_chars: int,
+        artifacts_dir: Path | None,
+        on_output: OutputCallback | None = None,
+    ) -> None:
         self.msg_id = msg_id
         self.stdout = CappedText(max_output_chars + MARKER_ROOM)
         self.stderr = CappedText(max_output_chars + MARKER_ROOM)
+        self.live = (
+            {name: LiveOutput(name, on_output, max_output_chars + MARKER_ROOM) for name in ("stdout", "stderr")}
+            if on_output is not None
+            else {}
+        )
+        self.execution_count: int | None = None
         self.max_value_chars = max_value_chars
         self.artifacts_dir = artifacts_dir
         self.value: str | None = None
@@ -84,7 +133,13 @@ class Collector:
             return
         kind, content = msg["msg_type"], msg["content"]
         if kind == "stream":
-            (self.stderr if content.get("name") == "stderr" else self.stdout).add(content.get("text", ""))
+            name = "stderr" if content.get("name") == "stderr" else "stdout"
+            text = content.get("text", "")
+            (self.stderr if name == "stderr" else self.stdout).add(text)
+            if name in self.live:
+                self.live[name].add(text)
+        elif kind == "execute_input":
+            self.execution_count = content.get("execution_count")
         elif kind == "execute_result":
             self.value = self._capped_value(content.get("data", {}).get("text/plain", ""))
         elif kind in ("display_data", "update_display_data"):
@@ -115,15 +170,18 @@ class Collector:
             artifact = self._save(richest, data[richest])
         self.displays.append(Display(tuple(data), self._capped_value(str(data.get("text/plain", ""))), artifact))
 
-    def _save(self, mime: str, payload: Any) -> str:
+    def _save(self, mime: str, payload: Any) -> str | None:
         assert self.artifacts_dir is not None
-        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"display-{self.msg_id[:8]}-{len(self.saved) + 1}"
-        path = self.artifacts_dir / f"{stem}{_SAVED[mime]}"
-        if mime == "image/png":
-            path.write_bytes(base64.b64decode(payload))
-        else:
-            path.write_text(payload if isinstance(payload, str) else "".join(payload), encoding="utf-8")
+        name = f"display-{self.execution_count or 0}-{len(self.saved) + 1}{_SAVED[mime]}"
+        try:
+            if mime == "image/png":
+                data = base64.b64decode(payload)
+            else:
+                data = (payload if isinstance(payload, str) else "".join(payload)).encode("utf-8", "surrogateescape")
+            path = write_new(self.artifacts_dir, name, data)
+        except (UnsafePathError, OSError, binascii.Error, TypeError, ValueError) as exc:
+            self.stderr.add(f"\n[weaver] a display was not saved as a file: {exc}\n")
+            return None
         self.saved.append((str(path), mime))
         return str(path)
 

@@ -33,18 +33,21 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from weaver.approvals import ApprovalAnswer, ApprovalKind, ApprovalRequest
+from weaver.events import EventType
 from weaver.guards import Outcome
 from weaver.plugins import budget
 from weaver.specs import Verdict, VerdictAction, VerifyMode, Violation
 
 if TYPE_CHECKING:
     from weaver.context import HookContext
+    from weaver.execution.output import OutputCallback
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.extensions import Hooks
 
 SOURCE = "weaver.execution.pipeline"
-Execute = Callable[[str, "dict[str, Any] | None"], Awaitable["ExecutionResult"]]
-"""``execute(code, plugin_budget)``: run code in the session's kernel with what the budget has left."""
+Execute = Callable[[str, "dict[str, Any] | None", "OutputCallback"], Awaitable["ExecutionResult"]]
+"""``execute(code, plugin_budget, on_output)``: run code in the session's kernel with what the
+budget has left, passing what it prints to ``on_output(stream, text)`` as it prints it."""
 
 
 @attrs.frozen
@@ -191,7 +194,10 @@ class CodePipeline:
         ctx.status("executing code")
         variables_before = tuple(self._variables())
         given = budget.allowance(ctx)
-        result = await self._execute(code, given)
+        def on_output(stream: str, text: str) -> None:
+            ctx.emit(ctx.event(EventType.output, stream=stream, text=text, role=ctx.role))
+
+        result = await self._execute(code, given, on_output)
         budget.charge(ctx, code, given, result)
         after = hooks.after_execute(code, result, ctx)
         outcome = Outcome(before.verdicts + after.verdicts)

@@ -1,7 +1,10 @@
 """The warm pool: kernels started ahead of time, each handed to exactly one session.
 
-A pool belongs to one event loop (a kernel's sockets do) and one ``[execution]``
-configuration; :func:`pool_for` finds it. It starts filling when asked
+A pool belongs to one event loop (a kernel's sockets do), one ``[execution]``
+configuration and one :class:`~weaver.execution.boundary.KernelSite` (a workspace, its
+project files and plugin folders); :func:`pool_for` finds it. Its kernels are started
+before their session is known, so there is a pool only for a site that names no session
+(:func:`weaver.execution.boundary.shared_kernels_allowed`). It starts filling when asked
 (:func:`warm_up`, called by ``App.warm_up()``) and refills shortly after every kernel it
 hands out (:data:`REFILL_DELAY_S`), so it costs nothing to an application that never asks
 for it. Pool kernels are started with the same scrubbed environment and limits as any
@@ -19,6 +22,7 @@ import collections
 import logging
 import weakref
 
+from weaver.execution.boundary import KernelSite
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.process import KernelProcess
 
@@ -31,16 +35,17 @@ that is adopting the kernel and running its first code. A session that asks for 
 in the meantime starts the refill at once.
 """
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ExecutionConfig, KernelPool]] = (
-    weakref.WeakKeyDictionary()
-)
+_pools: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[ExecutionConfig, KernelSite], KernelPool]
+] = weakref.WeakKeyDictionary()
 
 
 class KernelPool:
-    """Up to ``config.pool_size`` started kernels waiting for sessions."""
+    """Up to ``config.pool_size`` started kernels for ``site`` waiting for sessions."""
 
-    def __init__(self, config: ExecutionConfig) -> None:
+    def __init__(self, config: ExecutionConfig, site: KernelSite) -> None:
         self.config = config
+        self.site = site
         self.size = config.pool_size
         self.active = False
         self._ready: collections.deque[KernelProcess] = collections.deque()
@@ -59,7 +64,7 @@ class KernelPool:
             self._refill.cancel()
             self._refill = None
         while not self._closed and len(self._ready) + len(self._starting) < self.size:
-            task = asyncio.ensure_future(_start_warm(self.config))
+            task = asyncio.ensure_future(_start_warm(self.config, self.site))
             self._starting.add(task)
             task.add_done_callback(self._started)
 
@@ -96,7 +101,7 @@ class KernelPool:
                     await kernel.shutdown()
                 else:
                     await asyncio.wait(set(self._starting), return_when=asyncio.FIRST_COMPLETED)
-            return await KernelProcess.start(self.config)
+            return await KernelProcess.start(self.config, self.site)
         finally:
             if self.active and self._refill is None:
                 self._refill = asyncio.get_running_loop().call_later(REFILL_DELAY_S, self.fill)
@@ -115,8 +120,8 @@ class KernelPool:
             await self._ready.popleft().shutdown()
 
 
-async def _start_warm(config: ExecutionConfig) -> KernelProcess:
-    kernel = await KernelProcess.start(config)
+async def _start_warm(config: ExecutionConfig, site: KernelSite) -> KernelProcess:
+    kernel = await KernelProcess.start(config, site)
     try:
         await kernel.warm_up()
     except BaseException:
@@ -125,19 +130,22 @@ async def _start_warm(config: ExecutionConfig) -> KernelProcess:
     return kernel
 
 
-def pool_for(config: ExecutionConfig) -> KernelPool | None:
-    """The running loop's pool for ``config``; ``None`` when pooling is off or sandboxed."""
-    if config.pool_size <= 0 or config.sandbox != "none":
+def pool_for(config: ExecutionConfig, site: KernelSite) -> KernelPool | None:
+    """The running loop's pool for ``config`` and ``site``; ``None`` when pooling is off or
+    ``site`` names a session."""
+    if config.pool_size <= 0 or site.session is not None:
         return None
     pools = _pools.setdefault(asyncio.get_running_loop(), {})
-    if config not in pools:
-        pools[config] = KernelPool(config)
-    return pools[config]
+    key = (config, site)
+    if key not in pools:
+        pools[key] = KernelPool(config, site)
+    return pools[key]
 
 
-async def warm_up(config: ExecutionConfig, wait: bool = False) -> None:
-    """Start filling the pool for ``config`` on the running loop; ``wait`` until it is full."""
-    pool = pool_for(config)
+async def warm_up(config: ExecutionConfig, site: KernelSite, wait: bool = False) -> None:
+    """Start filling the pool for ``config`` and ``site`` on the running loop; ``wait``
+    until it is full."""
+    pool = pool_for(config, site)
     if pool is None:
         return
     pool.fill()

@@ -1,35 +1,56 @@
 """One kernel process: started through Weaver's launcher, talked to with jupyter_client.
 
-A :class:`KernelProcess` owns a private runtime directory (connection file, IPC sockets,
-the kernel's own log, its IPython directory) and knows how to run a request and collect
-its messages within a deadline, interrupt, and shut down. Sessions, timeouts and restarts
-are the executor's business (:mod:`weaver.execution.kernel`).
+A :class:`KernelProcess` owns a private runtime directory and knows how to run a request
+and collect its messages within a deadline, interrupt, and shut down. Sessions, timeouts
+and restarts are the executor's business (:mod:`weaver.execution.kernel`).
+
+The runtime directory belongs to the host; the kernel may write only two directories in
+it (see :mod:`weaver.execution.boundary`)::
+
+    weaver-kernel-XXXX/        the host's (0711 when the kernel is another user)
+        channels/              connection file and IPC sockets: the kernel may only create
+                               sockets here, and only until it is ready
+        kernel/                the kernel's own: HOME at start, temporary files, IPython
+
+The kernel's stdout and stderr go to a pipe the host drains (:mod:`weaver.execution.logtail`).
+A root host starts the kernel as a user of its own (:mod:`weaver.execution.identity`),
+outside a sandbox under a supervisor that ends whatever the kernel starts.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
+import logging
 import os
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
-from typing import IO, Any
+from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
-from weaver.execution import lifecycle
+from weaver.execution import identity, lifecycle
+from weaver.execution.boundary import KernelSite, kernel_access, sandbox_of, unreachable
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import KernelStartError
-from weaver.execution.limits import kernel_env, launcher_args
-from weaver.execution.output import Collector
+from weaver.execution.identity import KernelUser
+from weaver.execution.limits import kernel_env, rlimits
+from weaver.execution.logtail import LogTail
+from weaver.execution.output import Collector, OutputCallback
+from weaver.execution.runtime import landlock
+from weaver.execution.runtime.launch import FAILED
+from weaver.execution.runtime.supervisor import kill_tree
 from weaver.execution.sandbox import bwrap_command
 from weaver.store import SessionPaths
+
+log = logging.getLogger("weaver.execution")
 
 POLL_S = 0.25
 """How often a waiting host checks that the kernel is still alive."""
@@ -37,6 +58,7 @@ LOG_TAIL = 2000
 WARM_UP = "__import__('weaver.execution.runtime.session', fromlist=['warm_up']).warm_up()"
 """What :meth:`KernelProcess.warm_up` runs (:func:`weaver.execution.runtime.session.warm_up`);
 binds no name."""
+_PR_SET_DUMPABLE = 4
 
 
 class KernelDied(Exception):
@@ -60,69 +82,134 @@ class _SpecOf(KernelSpecManager):
 class KernelProcess:
     """A started kernel and its client. Create with :meth:`start`."""
 
-    def __init__(self, config: ExecutionConfig, runtime_dir: Path, sandboxed: bool) -> None:
+    def __init__(self, config: ExecutionConfig, site: KernelSite, runtime_dir: Path) -> None:
         self.config = config
+        self.site = site
         self.dir = runtime_dir
-        self.sandboxed = sandboxed
+        self.sandbox = sandbox_of(config)
+        self.user: KernelUser | None = None
+        """The kernel's own user (a root host), or ``None``: the host's."""
         self.km: AsyncKernelManager | None = None
         self.client: Any = None
         self.pid = 0
         self.started_at = time.monotonic()
         self.on_hold = False
         """Whether the kernel refuses user code until a session's setup succeeds in it."""
-        self._log: IO[bytes] | None = None
+        self._log = LogTail()
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox == "bwrap"
+
+    @property
+    def channels(self) -> Path:
+        return self.dir / "channels"
+
+    @property
+    def private(self) -> Path:
+        return self.dir / "kernel"
 
     @classmethod
-    async def start(cls, config: ExecutionConfig, sandbox_paths: SessionPaths | None = None) -> KernelProcess:
-        """Start a kernel with the scrubbed environment and limits of ``config``.
-
-        With ``sandbox_paths`` the kernel runs under bubblewrap with those session
-        directories writable; without, it starts in its own empty directory, ready to be
-        adopted by any session.
-        """
-        runtime_dir = Path(tempfile.mkdtemp(prefix="weaver-kernel-"))
-        kernel = cls(config, runtime_dir, sandboxed=sandbox_paths is not None)
+    async def start(cls, config: ExecutionConfig, site: KernelSite) -> KernelProcess:
+        """Start a kernel with the scrubbed environment, limits and boundary of ``config``
+        for ``site``: for its one session, or (``site.session`` is ``None``) for whichever
+        session of its workspace takes it."""
+        kernel = cls(config, site, lifecycle.runtime_dir())
         try:
-            await kernel._launch(sandbox_paths)
+            await kernel._launch()
         except BaseException:
             await kernel.shutdown()
             raise
         return kernel
 
-    async def _launch(self, sandbox_paths: SessionPaths | None) -> None:
-        home = self.dir / "home"
-        home.mkdir()
-        env = kernel_env(self.config, home)
-        env["IPYTHONDIR"] = str(self.dir / "ipython")
-        python = self.config.python or sys.executable
-        cmd = [python, *launcher_args(self.config), "-f", "{connection_file}", "--HistoryManager.enabled=False"]
-        cwd = home
-        if sandbox_paths is not None:
-            sandbox_paths.create()
-            cmd = bwrap_command(
-                cmd,
-                python=python,
-                env=env,
-                writable=(self.dir, sandbox_paths.cwd, sandbox_paths.artifacts),
-                chdir=sandbox_paths.cwd,
-            )
-            cwd = sandbox_paths.cwd
-        # A signal to the sandbox would reach bubblewrap, not the kernel inside: ask the
-        # kernel over its control channel instead (ipykernel then signals itself).
-        interrupt_mode = "message" if sandbox_paths is not None else "signal"
-        spec = KernelSpec(argv=cmd, display_name="Weaver", language="python", interrupt_mode=interrupt_mode)
+    def _prepare_dirs(self) -> None:
+        """The runtime directory's layout, owned as the module docstring says, and the
+        directories the kernel is to write."""
+        if self.site.session is not None:
+            SessionPaths(Path(self.site.session)).create()
+        else:
+            Path(self.site.sessions).mkdir(parents=True, exist_ok=True)
+        self.channels.mkdir()
+        for name in ("home", "tmp"):
+            (self.private / name).mkdir(parents=True)
+        if self.user is not None:
+            os.chmod(self.dir, 0o711)
+            os.chown(self.channels, 0, self.user.gid)
+            os.chmod(self.channels, 0o770)
+            for path in (self.private, self.private / "home", self.private / "tmp"):
+                os.chown(path, self.user.uid, self.user.gid)
+                os.chmod(path, 0o700)
 
+    async def _launch(self) -> None:
+        root = identity.host_is_root()
+        if root:
+            try:
+                self.user = identity.allocate()
+            except OSError as exc:
+                raise KernelStartError(f"no user could be reserved for the kernel: {exc}") from None
+        elif not self.sandboxed and not landlock.abi():
+            _host_not_dumpable()
+        self._prepare_dirs()
+        env = kernel_env(self.config, self.private / "home")
+        env["IPYTHONDIR"] = str(self.private / "ipython")
+        env["TMPDIR"] = str(self.private / "tmp")
+        python = self.config.python or sys.executable
+        access = kernel_access(self.site, python=python, env=env, private=self.private, channels=self.channels)
+        if self.user is not None and not self.sandboxed:
+            blocked = unreachable((*access.read, *access.write), self.user.uid, self.user.gid)
+            if blocked is not None:
+                # A kernel that cannot start helps nobody (the first run of a fresh machine,
+                # whose Python is under /root, has no bubblewrap yet): it stays root, but with
+                # no capability and, where there is Landlock, only its session's files.
+                _warn_root_kernel(blocked, bool(landlock.abi()))
+                self.user.release()
+                self.user = None
+                for path in (self.channels, self.private, self.private / "home", self.private / "tmp"):
+                    os.chown(path, 0, 0)  # root without capabilities enters only what root owns
+        plan = {
+            "limits": rlimits(self.config, own_user=self.user is not None),
+            "supervise": not self.sandboxed,
+            "host_pid": os.getpid(),
+            "runtime_dir": str(self.dir),
+            "landlock": access.landlock_rules(sandboxed=self.sandboxed) if landlock.abi() else None,
+            "user": [self.user.uid, self.user.gid] if self.user is not None else None,
+            "drop_capabilities": root and self.user is None,
+            "chdir": str(self.private / "home"),
+        }
+        cmd = [
+            python,
+            "-m",
+            "weaver.execution.runtime.launch",
+            "--plan",
+            json.dumps(plan),
+            "-f",
+            "{connection_file}",
+            "--HistoryManager.enabled=False",
+        ]
+        if self.sandboxed:
+            cmd = bwrap_command(cmd, access=access, chdir=self.channels, drops_to_user=self.user is not None)
+        # Interrupts go over the control channel (ipykernel then signals itself): a signal
+        # would reach bubblewrap or the supervisor, not the kernel.
+        spec = KernelSpec(argv=cmd, display_name="Weaver", language="python", interrupt_mode="message")
         self.km = AsyncKernelManager(
             kernel_name="weaver",
             kernel_spec_manager=_SpecOf(spec),
-            # Unix sockets in the private (0700) runtime directory: no port another local
-            # user could reach, and the only way in from a sandbox without network.
+            # Unix sockets in the private runtime directory: no port another local user
+            # could reach, and the only way in from a sandbox without network.
             transport="ipc",
-            ip=str(self.dir / "ipc"),
-            connection_file=str(self.dir / "connection.json"),
+            ip=str(self.channels / "ipc"),
+            connection_file=str(self.channels / "connection.json"),
         )
-        self._log = open(self.dir / "kernel.log", "wb")  # noqa: SIM115, ASYNC230 - closed in shutdown(); instant
-        await self.km.start_kernel(env=env, cwd=str(cwd), stdout=self._log, stderr=self._log)
+        self.km.write_connection_file()
+        if self.user is not None:
+            os.chown(self.km.connection_file, 0, self.user.gid)
+            os.chmod(self.km.connection_file, 0o640)
+        try:
+            await self.km.start_kernel(
+                env=env, cwd=str(self.channels), stdout=self._log.write_fd, stderr=self._log.write_fd
+            )
+        finally:
+            self._log.start()
         self.pid = self.km.provisioner.pid  # type: ignore[union-attr]
         lifecycle.track(self.pid, self.dir)
         self.client = self.km.client()
@@ -131,14 +218,24 @@ class KernelProcess:
             await self.client.wait_for_ready(timeout=self.config.startup_timeout_s)
         except RuntimeError as exc:
             raise KernelStartError(f"the kernel did not start: {exc}", log=self.log_tail()) from None
+        # The sockets exist now; from here on the kernel must not replace them with links
+        # to other sockets for the host to connect to.
+        if self.user is not None:
+            os.chmod(self.channels, 0o750)
 
     # ---- requests ----------------------------------------------------------------------
 
     def submit(
-        self, code: str, *, silent: bool, artifacts_dir: Path | None, metadata: dict[str, Any] | None = None
+        self,
+        code: str,
+        *,
+        silent: bool,
+        artifacts_dir: Path | None,
+        metadata: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
     ) -> Collector:
         """Send an execute request (with ``metadata`` for the kernel, if given); its messages
-        are gathered by :meth:`wait`."""
+        are gathered by :meth:`wait`, and its output passed to ``on_output`` as it arrives."""
         content = {
             "code": code,
             "silent": silent,
@@ -154,6 +251,7 @@ class KernelProcess:
             max_output_chars=self.config.max_output_chars,
             max_value_chars=self.config.max_value_chars,
             artifacts_dir=artifacts_dir,
+            on_output=on_output,
         )
 
     async def wait(
@@ -224,12 +322,18 @@ class KernelProcess:
             await self.km.interrupt_kernel()
 
     def exit_description(self) -> str:
-        """How the process ended: an exit code or a signal, with a hint for SIGKILL."""
+        """How the process ended: an exit code or a signal, with a hint for SIGKILL.
+
+        The kernel's status comes through bubblewrap or the supervisor, which both report a
+        signal ``n`` as the exit code 128 + n.
+        """
         process = getattr(self.km.provisioner, "process", None) if self.km is not None else None
         code = process.poll() if process is not None else None
         if code is None:
             return "the kernel stopped answering"
-        if code < 0 or (self.sandboxed and code > 128):
+        if code == FAILED:
+            return "the kernel's boundary could not be arranged"
+        if code < 0 or code > 128:
             number = -code if code < 0 else code - 128
             name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
             hint = " (for example by the out-of-memory killer or a CPU time limit)" if name == "SIGKILL" else ""
@@ -238,29 +342,51 @@ class KernelProcess:
 
     def log_tail(self) -> str:
         """The end of what the kernel process wrote outside of Jupyter's channels."""
-        try:
-            text = (self.dir / "kernel.log").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return text[-LOG_TAIL:].strip()
+        return self._log.text(LOG_TAIL)
+
+    def kill(self) -> None:
+        """Kill the kernel's process tree now; :meth:`shutdown` still has to clean up."""
+        if self.pid:
+            kill_tree(self.pid)
 
     async def shutdown(self) -> None:
-        """Kill the kernel and everything in its process group; remove its directory."""
+        """Kill the kernel and every process it started; remove its directory."""
         if self.client is not None:
             self.client.stop_channels()
         if self.pid:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_tree(self.pid)
         if self.km is not None and self.km.has_kernel:
             await self.km.shutdown_kernel(now=True)
         if self.pid:
             lifecycle.forget(self.pid)
-        if self._log is not None:
-            self._log.close()
+        self._log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.user is not None:
+            self.user.release()
         self.km = None
+
+
+def _host_not_dumpable() -> None:
+    """Keep a kernel of the host's own user out of the host's ``/proc/<pid>/environ`` and
+    memory: a process that is not dumpable can be inspected only with CAP_SYS_PTRACE. (With
+    Landlock that is not needed: a confined process may not inspect one outside its domain.
+    It has a price for the host's user, who can no longer debug or profile the process.)"""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+@functools.cache
+def _warn_root_kernel(blocked: str, landlocked: bool) -> None:
+    """Say once per process and cause why kernels run as root without capabilities."""
+    confined = "Landlock keeps it to its session's files" if landlocked else "nothing keeps it from root's files"
+    log.warning(
+        "kernels run as root without capabilities (%s): a user of their own cannot enter %s. For a "
+        "kernel of its own user, install bubblewrap (apt install bubblewrap), or put the project and "
+        "Python where other users may enter, or set [execution] python to such an interpreter; "
+        "'weaver doctor' shows what a kernel can reach",
+        confined,
+        blocked,
+    )
 
 
 def install_code(setup: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import attrs
 
-OUTCOMES = ("ok", "error", "timeout_interrupted", "timeout_restarted", "kernel_died")
+OUTCOMES = ("ok", "error", "timeout_interrupted", "timeout_restarted", "kernel_died", "cancelled")
 
 
 @attrs.frozen
@@ -56,12 +56,29 @@ class VariableInfo:
 
 
 @attrs.frozen
+class FileInfo:
+    """A file code can open: its name relative to the working directory, and its size in bytes."""
+
+    name: str
+    size: int
+
+
+@attrs.frozen
+class FileListing:
+    """The files code can open (at most a prompt's worth), and how many more there are."""
+
+    files: tuple[FileInfo, ...] = ()
+    more: int = 0
+
+
+@attrs.frozen
 class ExecutionResult:
     """The result of running ``code`` in a session's kernel.
 
     ``outcome`` is one of ``ok``, ``error``, ``timeout_interrupted`` (interrupted at the
     time limit; state kept), ``timeout_restarted`` (the interrupt was not answered, the
-    kernel was restarted) or ``kernel_died``. ``state_lost`` says the kernel's variables
+    kernel was restarted), ``kernel_died`` or ``cancelled`` (interrupted because the
+    execution was cancelled; see :class:`weaver.execution.executor.ExecutionCancelled`). ``state_lost`` says the kernel's variables
     are gone; ``lost_variables`` names them (from the last inventory). ``truncated`` holds
     a note for every output that was cut.
     """

@@ -1,23 +1,24 @@
-"""The bubblewrap profile for ``[execution] sandbox = "bwrap"``.
+"""The bubblewrap profile for ``[execution] sandbox = "bwrap"`` (and ``"auto"`` where it works).
 
-The kernel sees a read-only system (``/usr``, ``/etc``, the Python installation and its
-import paths), a private ``/tmp``, and exactly three writable directories: the session's
-``cwd/`` and ``artifacts/`` and the kernel's own runtime directory (connection file and IPC
-sockets). It has no network: its namespace has only a loopback device, so the kernel
-talks to the host over IPC sockets in its runtime directory.
+The kernel sees what :mod:`weaver.execution.boundary` allows it, each at its host path:
+the system, its Python, the project files and plugin folders read-only; its session's
+directories, its private directory and its socket directory writable; a private
+``/tmp``, ``/proc`` (its own pid namespace) and ``/dev``. It has no network: its namespace
+has only a loopback device, so the kernel talks to the host over IPC sockets.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+from weaver.execution.boundary import SYSTEM, Access
+
+_DROP_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
 
 
 def bwrap_path() -> str | None:
@@ -56,45 +57,23 @@ def bwrap_status() -> tuple[bool, str]:
     return True, f"{path} ({version or 'version unknown'}) can create a sandbox without network"
 
 
-@functools.lru_cache(maxsize=8)
-def _python_paths(python: str, pythonpath: str) -> tuple[str, ...]:
-    """The directories ``python`` imports from (prefixes and sys.path), asked of it once."""
-    code = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, *sys.path]))"
-    env = {"PATH": os.defpath, "PYTHONPATH": pythonpath}
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True)
-    return tuple(json.loads(out.stdout))
+def bwrap_command(kernel_cmd: Sequence[str], *, access: Access, chdir: Path, drops_to_user: bool) -> list[str]:
+    """``kernel_cmd`` wrapped in bubblewrap: ``access.read`` bound read-only, ``access.write``
+    and ``access.sockets`` writable, nothing else of the host's file system.
 
-
-def _readable_binds(paths: Iterable[str], hidden: Sequence[Path]) -> list[str]:
-    args: list[str] = []
-    seen: set[str] = set()
-    for raw in paths:
-        if not raw or not os.path.isabs(raw) or raw in seen or not os.path.exists(raw):
-            continue
-        path = Path(raw).resolve()
-        # Binding a directory above the session would expose its log and other sessions.
-        if path == Path("/") or any(path in h.parents or path == h for h in hidden):
-            continue
-        seen.add(raw)
-        args += ["--ro-bind", raw, raw]
-    return args
-
-
-def bwrap_command(
-    kernel_cmd: Sequence[str],
-    *,
-    python: str,
-    env: Mapping[str, str],
-    writable: Sequence[Path],
-    chdir: Path,
-) -> list[str]:
-    """``kernel_cmd`` wrapped in bubblewrap with only ``writable`` directories writable."""
+    Run by root, bubblewrap needs no user namespace (one would map the kernel's user to uid
+    0 on the host, leaving it root for file permissions and process limits); it keeps only
+    the capabilities the launcher needs to become the kernel's own user
+    (``drops_to_user``), which it then gives up too. Run by anyone else, it makes a user
+    namespace and keeps no capability.
+    """
     path = bwrap_path()
     if path is None:
         raise FileNotFoundError("bwrap")
     args = [
         path,
         "--die-with-parent",
+        "--new-session",
         "--unshare-net",
         "--unshare-pid",
         "--unshare-ipc",
@@ -102,18 +81,41 @@ def bwrap_command(
         "--unshare-cgroup-try",
         "--hostname",
         "weaver-kernel",
+        "--cap-drop",
+        "ALL",
     ]
-    for name in _SYSTEM:
+    if drops_to_user:
+        args += [arg for cap in _DROP_CAPS for arg in ("--cap-add", cap)]
+    else:
+        args += ["--unshare-user"]
+    for name in SYSTEM:
         if os.path.islink(name):
             args += ["--symlink", os.readlink(name), name]
-        elif os.path.isdir(name):
-            args += ["--ro-bind", name, name]
     # The private /tmp comes before the binds: a later mount shadows an earlier one, and the
     # Python installation (a virtualenv, say) or the session itself may live under /tmp.
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    python_paths = _python_paths(python, env.get("PYTHONPATH", ""))
-    args += _readable_binds((os.path.dirname(python), *python_paths), hidden=writable)
-    for directory in writable:
-        args += ["--bind", str(directory), str(directory)]
+    binds = [*access.read, *access.write, *access.sockets]
+    for parent in _parents(binds):
+        # bubblewrap would make them 0700 and owned by root: the kernel's user could not
+        # reach what is below, wherever the host's own directories let it in or not.
+        args += ["--perms", "0755", "--dir", parent]
+    for name in access.read:
+        if not (name in SYSTEM and os.path.islink(name)):
+            args += ["--ro-bind", name, name]
+    for directory in (*access.write, *access.sockets):
+        args += ["--bind", directory, directory]
     args += ["--chdir", str(chdir), "--", *kernel_cmd]
     return args
+
+
+def _parents(binds: Sequence[str]) -> list[str]:
+    """The directories above ``binds`` that nothing mounts, shallowest first."""
+    mounted = {*binds, "/proc", "/dev", "/tmp", *SYSTEM}
+    found: set[str] = set()
+    for bind in binds:
+        for parent in Path(bind).parents:
+            text = str(parent)
+            if text in ("/", "/tmp") or any(text == m or text.startswith(m.rstrip("/") + "/") for m in mounted if m != "/tmp"):
+                continue
+            found.add(text)
+    return sorted(found, key=lambda p: (p.count("/"), p))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from weaver.errors import UnknownNameError
 from weaver.execution.executor import Executor, ExecutorSetup
+from weaver.execution.output import OutputCallback
 from weaver.execution.restore import RestoreReport, restore
 from weaver.execution.result import ExecutionResult, VariableInfo
 from weaver.serde import to_data
@@ -91,12 +92,19 @@ class SessionExecution:
         except Exception:
             log.debug("session %s: starting the kernel early failed", self.session_id, exc_info=True)
 
-    async def execute(self, code: str, plugin_budget: dict[str, Any] | None = None) -> ExecutionResult:
-        """Run ``code``; ``plugin_budget`` (what the budget's scope has left) goes to an executor that takes it."""
+    async def execute(
+        self, code: str, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+    ) -> ExecutionResult:
+        """Run ``code``; ``plugin_budget`` (what the budget's scope has left) and ``on_output``
+        (called with ``(stream_name, text)`` as output arrives) go to an executor that takes them."""
         executor = await self.executor()
-        if plugin_budget is not None and "plugin_budget" in inspect.signature(executor.execute).parameters:
-            return await executor.execute(code, plugin_budget=plugin_budget)  # type: ignore[call-arg]
-        return await executor.execute(code)
+        accepts = inspect.signature(executor.execute).parameters
+        extra: dict[str, Any] = {}
+        if plugin_budget is not None and "plugin_budget" in accepts:
+            extra["plugin_budget"] = plugin_budget
+        if on_output is not None and "on_output" in accepts:
+            extra["on_output"] = on_output
+        return await executor.execute(code, **extra)
 
     def variables(self) -> tuple[VariableInfo, ...]:
         return self._executor.variables() if self._executor is not None else ()
@@ -108,12 +116,15 @@ class SessionExecution:
 
 
 async def warm_up(config: Config, wait: bool = False) -> None:
-    """Fill the local executor's warm pool, when it is the configured executor."""
+    """Fill the local executor's warm pool, when it is the configured executor and its
+    kernels may be started before their session is known."""
     execution = config.table("execution")
     if execution.executor == "local":
+        from weaver.execution.boundary import shared_kernels_allowed, site_for
         from weaver.execution.pool import warm_up as fill  # jupyter_client, only for the local executor
 
-        await fill(execution, wait)
+        if shared_kernels_allowed(execution):
+            await fill(execution, site_for(config), wait)
 
 
 async def close_pools() -> None:

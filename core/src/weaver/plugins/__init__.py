@@ -4,8 +4,12 @@
   type hints and docstring.
 - :mod:`weaver.plugins.schema`: the schema, rendered as a typed signature for prompts.
 - :mod:`weaver.plugins.taskweaver_format`: TaskWeaver's YAML + ``register_plugin`` format.
-- :mod:`weaver.plugins.loader`: gathers plugins from extensions and the project's
-  ``plugins/`` folder, validates them and resolves their config (``[plugins]``).
+- :mod:`weaver.plugins.folder`: the project's ``plugins/`` folder, read without importing
+  what is disabled.
+- :mod:`weaver.plugins.loader`: gathers plugins from the project and extensions (the
+  project's own wins a name), validates them and resolves their config (``[plugins]``).
+- :mod:`weaver.plugins.records`: what the loader found: loaded plugins and the status of
+  every plugin, which ``weaver plugins`` and ``weaver doctor`` show.
 - :mod:`weaver.plugins.testing`: ``weaver plugins test NAME``.
 
 Inside the kernel a plugin function reaches its config, logger and the session's

@@ -1,32 +1,46 @@
 """Gathering plugins from their sources, validating them, and resolving their config.
 
-Sources, in order (a name two sources claim is an error naming both; the first is kept):
+Sources:
 
-1. extensions, through the ``weaver_plugins`` hook (a :class:`weaver.specs.PluginSpec`
-   whose target is a decorated or plainly typed function, or a callable class);
-2. the project's plugins folder (``[plugins] dir``, default ``plugins/``): every ``*.py``
+1. the project's plugins folder (``[plugins] dir``, default ``plugins/``): every ``*.py``
    file's ``@weaver.plugin`` functions, and every TaskWeaver ``name.yaml`` + ``name.py``
-   pair. Files starting with ``_`` or ``test_`` are not plugins (helpers and tests).
+   pair (:mod:`weaver.plugins.folder`);
+2. extensions, through the ``weaver_plugins`` hook (a :class:`weaver.specs.PluginSpec`
+   whose target is a decorated or plainly typed function, or a callable class).
 
-Each plugin is checked when it loads: its target imports, its schema is complete (typed
-parameters and return, a description), its config keys are set. A plugin that fails is
-left out of the prompt *and* of the kernel, and the failure is kept in
-:attr:`PluginSet.errors` (logged as a warning, shown by ``weaver plugins test``), so the
-model is never told about a name the kernel does not have.
+**The project's own plugin wins.** When a project file defines a plugin with the name of an
+extension's (a TaskWeaver project's ``anomaly_detection.yaml`` and the ``anomaly_detection``
+of ``weaver-data-plugins``), the project's is used and the extension's is *shadowed*: not
+imported, and listed by ``weaver plugins`` and ``weaver doctor`` (as a warning) with the
+file that shadows it. This holds whatever the state of the project's plugin (disabled or
+broken too), so a name means one thing in a project. Two project files defining one name
+are an error for the second, naming the first.
+
+**Disabled plugins are not imported**: ``enabled: false`` in a TaskWeaver YAML,
+``[plugins] disabled``, or a name left out of a non-empty ``[plugins] enabled``.
+
+Each other plugin is checked when it loads: its target imports, its schema is complete
+(typed parameters and return, a description), its config keys are set. A plugin that fails
+is left out of the prompt *and* of the kernel, so the model is never told about a name the
+kernel does not have. Every plugin gets a :class:`weaver.plugins.records.PluginStatus` in
+:attr:`PluginSet.statuses`; the ones whose severity is ``fail`` (a broken project or
+extension plugin; a plugin ``[plugins] enabled`` names that is not there, not configured or
+broken) are logged as warnings on every run. An optional plugin that nobody configured (an
+extension's, not named in ``[plugins] enabled``) is only *listed* as not configured.
 
 Config: a plugin's declared defaults (the extension's ``PluginSpec.config``, a TaskWeaver
 YAML's ``configurations``) overlaid with ``[plugins.config.<name>]`` from the config files
-or the environment (``WEAVER_PLUGINS__CONFIG__<NAME>__<KEY>``). Values, secrets included,
-travel only to the plugin inside the kernel; prompts show config key names, and
-``weaver config show`` masks keys that look secret.
+or the environment (``WEAVER_PLUGINS__CONFIG__<NAME>__<KEY>``). A key a TaskWeaver YAML lists
+is set even when left blank (the plugin receives ``None``); any other key needs a value that
+is not blank. Values, secrets included, travel only to the
+plugin inside the kernel; prompts show config key names, and ``weaver config show`` masks
+keys that look secret.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -35,17 +49,20 @@ from weaver.config import at_least, one_of
 from weaver.errors import PluginLoadError, UnknownNameError
 from weaver.execution.runtime.plugins import load_target
 from weaver.extensions import collect_plugins
-from weaver.plugins.decorator import SCHEMA_ATTR, schema_of
-from weaver.plugins.schema import PluginSchema
+from weaver.plugins.decorator import schema_of
+from weaver.plugins.folder import project_plugins
+from weaver.plugins.records import LoadedPlugin, PluginOrigin, PluginState, PluginStatus, Severity
 from weaver.specs import PluginSpec
 
 if TYPE_CHECKING:
     import pluggy
 
     from weaver.config import Config
+    from weaver.extensions import LoadReport
 
 log = logging.getLogger("weaver.plugins")
 TABLE = "plugins"
+_LOG_LEVELS = {Severity.fail: logging.WARNING, Severity.warn: logging.INFO}
 
 
 @attrs.frozen
@@ -68,28 +85,22 @@ class PluginsConfig:
     """What one budget covers: ``step`` (every attempt and re-plan of a step, until one of its
     executions succeeds), ``round`` or ``execution``; see :mod:`weaver.plugins.budget`."""
 
-
-@attrs.frozen
-class LoadedPlugin:
-    """A plugin ready to bind: its spec (config resolved), its schema and where it came from."""
-
-    spec: PluginSpec
-    schema: PluginSchema
-    source: str
-    test_file: str | None = None
-    """``test_<name>.py`` beside a project plugin, run by ``weaver plugins test``."""
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
+    def unwanted(self, name: str) -> str | None:
+        """Why this configuration switches the plugin ``name`` off (``None``: it does not)."""
+        if name in self.disabled:
+            return "in [plugins] disabled"
+        if self.enabled and name not in self.enabled:
+            return "not in [plugins] enabled"
+        return None
 
 
 @attrs.frozen
 class PluginSet:
-    """The plugins of an app, and the ones that failed to load."""
+    """The plugins of an app that loaded, and the status of every plugin found."""
 
     plugins: tuple[LoadedPlugin, ...] = ()
-    errors: tuple[PluginLoadError, ...] = ()
+    statuses: tuple[PluginStatus, ...] = ()
+    """One per plugin found (loaded ones included), by name, the one in use first."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,13 +111,19 @@ class PluginSet:
         """What the kernel binds."""
         return tuple(p.spec for p in self.plugins)
 
+    @property
+    def errors(self) -> tuple[PluginLoadError, ...]:
+        """Why each plugin that failed to load did (not the disabled, shadowed or unconfigured)."""
+        return tuple(s.error() for s in self.statuses if s.state is PluginState.failed)
+
     def get(self, name: str) -> LoadedPlugin:
+        """The loaded plugin ``name``; raises why it is not loaded, or :class:`UnknownNameError`."""
         for item in self.plugins:
             if item.name == name:
                 return item
-        failed = next((e for e in self.errors if e.name == name), None)
-        if failed is not None:
-            raise failed
+        status = next((s for s in self.statuses if s.name == name), None)
+        if status is not None:
+            raise status.error()
         raise UnknownNameError(
             "is it installed, in the plugins folder and enabled?", kind="plugin", name=name, known=self.names
         )
@@ -117,52 +134,81 @@ class PluginSet:
         return "\n\n".join(p.schema.render() for p in self.plugins if wanted is None or p.name in wanted)
 
 
-def load_plugins(pm: pluggy.PluginManager, config: Config) -> PluginSet:
-    """Every plugin of the app: validated, config resolved, enabled ones only."""
+def load_plugins(pm: pluggy.PluginManager, config: Config, report: LoadReport | None = None) -> PluginSet:
+    """Every plugin of the app: the enabled ones validated with their config resolved, and a
+    status for each. ``report`` (the extensions' load report) names each extension's distribution."""
     settings = config.table(PluginsConfig)
-    loaded: dict[str, LoadedPlugin] = {}
-    errors: list[PluginLoadError] = []
+    statuses: list[PluginStatus] = []
+    ready: dict[str, LoadedPlugin] = {}
+    project: dict[str, str] = {}
+    """Names the project's folder claims, with the first file claiming each."""
 
-    def keep(item: LoadedPlugin) -> None:
-        if item.name in loaded:
-            errors.append(
-                PluginLoadError(
-                    f"the name is also used by {loaded[item.name].source}; rename one",
-                    name=item.name,
-                    source=item.source,
-                )
-            )
+    folder = (config.project_dir / settings.dir).resolve()
+    found = project_plugins(folder, settings.unwanted) if folder.is_dir() else ()
+    for item in found:
+        if isinstance(item, LoadedPlugin) and item.name in ready:
+            detail = f"the name is also defined by {ready[item.name].source}; rename one"
+            statuses.append(PluginStatus(item.name, PluginState.failed, item.origin, item.source, detail))
+        elif isinstance(item, LoadedPlugin):
+            ready[item.name] = item
         else:
-            loaded[item.name] = item
+            statuses.append(item)
+        project.setdefault(item.name, item.source)
 
     specs, providers = collect_plugins(pm, config)
     for name, spec in specs.items():
-        source = f"extension {providers.get(('plugin', name), '?')}"
-        try:
-            keep(_from_extension(spec, source))
-        except PluginLoadError as exc:
-            errors.append(exc)
-    folder = (config.project_dir / settings.dir).resolve()
-    if folder.is_dir():
-        for item_or_error in _from_folder(folder):
-            if isinstance(item_or_error, PluginLoadError):
-                errors.append(item_or_error)
-            else:
-                keep(item_or_error)
+        extension = providers.get(("plugin", name), "?")
+        source, distribution = f"extension {extension}", _distribution(report, extension)
+        unwanted = settings.unwanted(name)
+        if unwanted or name in project:
+            state = PluginState.disabled if unwanted else PluginState.shadowed
+            detail = unwanted or f"by {project[name]}: the project's own plugin of that name wins"
+        else:
+            try:
+                ready[name] = _from_extension(spec, source, distribution)
+                continue
+            except PluginLoadError as exc:
+                state, detail = PluginState.failed, exc.message
+        statuses.append(
+            PluginStatus(name, state, PluginOrigin.extension, source, detail, spec.description, distribution)
+        )
+
     chosen = []
-    for item in loaded.values():
-        if (settings.enabled and item.name not in settings.enabled) or item.name in settings.disabled:
-            continue
+    for item in ready.values():
         try:
-            chosen.append(_with_config(item, settings.config.get(item.name, {})))
+            item = _with_config(item, settings.config.get(item.name, {}))
         except PluginLoadError as exc:
-            errors.append(exc)
-    for error in errors:
-        log.warning("plugin left out: %s", error)
-    return PluginSet(tuple(sorted(chosen, key=lambda p: p.name)), tuple(errors))
+            state, detail = PluginState.not_configured, exc.message
+        else:
+            chosen.append(item)
+            state, detail = PluginState.loaded, ""
+        description = item.schema.description.strip()
+        statuses.append(
+            PluginStatus(item.name, state, item.origin, item.source, detail, description, item.distribution)
+        )
+
+    seen = {status.name for status in statuses}
+    for name in settings.enabled:
+        if name not in seen:
+            detail = "no plugin of that name: not in the plugins folder, and no installed extension provides it"
+            statuses.append(PluginStatus(name, PluginState.failed, PluginOrigin.config, "[plugins] enabled", detail))
+    ordered = sorted(
+        (attrs.evolve(s, requested=s.name in settings.enabled) for s in statuses),
+        key=lambda s: (s.name, s.state is not PluginState.loaded, s.origin is PluginOrigin.extension),
+    )
+    for status in ordered:
+        level = _LOG_LEVELS.get(status.severity)
+        if level is not None:
+            log.log(level, "plugin left out: %s" if status.severity is Severity.fail else "%s", status)
+    return PluginSet(tuple(sorted(chosen, key=lambda p: p.name)), tuple(ordered))
 
 
-def _from_extension(spec: PluginSpec, source: str) -> LoadedPlugin:
+def _distribution(report: LoadReport | None, extension: str) -> str:
+    info = next((e for e in report.extensions if e.name == extension), None) if report is not None else None
+    return f"{info.distribution} {info.version}".strip() if info is not None else ""
+
+
+def _from_extension(spec: PluginSpec, source: str, distribution: str) -> LoadedPlugin:
     try:
         function = load_target(spec.target, spec.path)
     except Exception as exc:  # noqa: BLE001 - any import failure is this plugin's load error
@@ -174,79 +220,12 @@ def _from_extension(spec: PluginSpec, source: str) -> LoadedPlugin:
     schema = schema_of(function, name=spec.name, description=spec.description or None, batch=spec.batch)
     if spec.batch is not None and schema.batch is None:
         schema = attrs.evolve(schema, batch=spec.batch)
-    return LoadedPlugin(attrs.evolve(spec, batch=schema.batch), schema, source)
-
-
-def _from_folder(folder: Path) -> Iterable[LoadedPlugin | PluginLoadError]:
-    from weaver.plugins import taskweaver_format
-
-    yaml_stems = set()
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        yaml_stems.add(path.stem)
-        try:
-            _check_importable_name(path.with_suffix(".py"))
-            plugin = taskweaver_format.read(path)
-        except PluginLoadError as exc:
-            yield exc
-            continue
-        if plugin.enabled:
-            spec = PluginSpec(
-                plugin.schema.name, plugin.target, plugin.schema.description, plugin.config, path=str(folder)
-            )
-            yield LoadedPlugin(spec, plugin.schema, str(path), _test_file(folder, plugin.schema.name))
-    for path in sorted(folder.glob("*.py")):
-        if path.stem in yaml_stems or path.name.startswith(("_", "test_")):
-            continue
-        try:
-            _check_importable_name(path)
-            module = taskweaver_format.import_file(path, _failer(path), path.stem)
-        except PluginLoadError as exc:
-            yield exc
-            continue
-        for attr, value in vars(module).items():
-            schema = getattr(value, SCHEMA_ATTR, None)
-            if isinstance(schema, PluginSchema) and getattr(value, "__module__", None) == module.__name__:
-                spec = PluginSpec(
-                    schema.name, f"{path.stem}:{attr}", schema.description, batch=schema.batch, path=str(folder)
-                )
-                yield LoadedPlugin(spec, schema, str(path), _test_file(folder, schema.name))
-
-
-def _failer(path: Path) -> Any:
-    return lambda message, name=path.stem: PluginLoadError(message, name=name, source=str(path))
-
-
-def _check_importable_name(py_path: Path) -> None:
-    """The kernel imports the file by its stem: it must be an identifier that no installed
-    module already uses, or the kernel would import that module instead."""
-    stem = py_path.stem
-    if not stem.isidentifier():
-        raise PluginLoadError(
-            f"the file name {py_path.name!r} is not importable; use letters, digits and _",
-            name=stem,
-            source=str(py_path),
-        )
-    try:
-        found = importlib.util.find_spec(stem)
-    except (ImportError, ValueError):
-        found = None
-    origin = Path(found.origin).resolve().parent if found is not None and found.origin else None
-    if found is not None and origin != py_path.parent.resolve():
-        raise PluginLoadError(
-            f"the file name {py_path.name!r} is the name of the installed module {stem!r} ({found.origin}); rename the file",
-            name=stem,
-            source=str(py_path),
-        )
-
-
-def _test_file(folder: Path, name: str) -> str | None:
-    path = folder / f"test_{name}.py"
-    return str(path) if path.is_file() else None
+    return LoadedPlugin(attrs.evolve(spec, batch=schema.batch), schema, source, distribution=distribution)
 
 
 def _with_config(item: LoadedPlugin, overrides: Mapping[str, Any]) -> LoadedPlugin:
     merged = {**item.spec.config, **overrides}
-    missing = [key for key in item.schema.config_keys if merged.get(key) in (None, "")]
+    missing = [key for key in item.schema.config_keys if key not in merged or _unset(item, merged, key)]
     if missing:
         keys = ", ".join(missing)
         raise PluginLoadError(
@@ -256,3 +235,9 @@ def _with_config(item: LoadedPlugin, overrides: Mapping[str, Any]) -> LoadedPlug
             source=item.source,
         )
     return attrs.evolve(item, spec=attrs.evolve(item.spec, config=merged))
+
+
+def _unset(item: LoadedPlugin, merged: Mapping[str, Any], key: str) -> bool:
+    """A blank value counts as set only where the plugin declares it blank itself (a TaskWeaver
+    YAML's ``api_base:``); a ``@weaver.plugin`` config key needs a real value."""
+    return item.origin is not PluginOrigin.taskweaver and merged[key] in (None, "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib.util
+import inspect
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -91,13 +92,15 @@ class TaskWeaverContext:
         getattr(self._ctx.log, {"warning": "warning", "error": "error"}.get(level, "info"))(f"{tag}: {message}")
 
     def get_env(self, plugin_name: str, variable_name: str) -> str:
-        try:
-            return str(self._ctx.config[variable_name])
-        except KeyError:
+        # A key left blank in the YAML arrives as None: for get_env, as for TaskWeaver's
+        # environment variables, that is no value.
+        value = self._ctx.config.get(variable_name)
+        if value is None:
             raise KeyError(
                 f"plugin {plugin_name!r} reads {variable_name!r}: set it in [plugins.config.{plugin_name}] "
                 f"or WEAVER_PLUGINS__CONFIG__{plugin_name.upper()}__{variable_name.upper()}"
-            ) from None
+            )
+        return str(value)
 
     def wrap_text_with_delimiter_temporal(self, text: str) -> str:
         return text
@@ -135,13 +138,27 @@ def register_plugin(func: Callable[..., Any] | type) -> Any:
         def call(self: Plugin, *args: Any, **kwargs: Any) -> Any:
             return function(*args, **kwargs)
 
-        wrapper = type(f"FuncPlugin_{func.__name__}", (Plugin,), {"__call__": call, "__doc__": func.__doc__})
+        wrapper = type(
+            f"FuncPlugin_{func.__name__}",
+            (Plugin,),
+            {"__call__": call, "__doc__": func.__doc__, "_weaver_function": staticmethod(function)},
+        )
         wrapper.__module__ = func.__module__
         _collect(wrapper)
         setattr(sys.modules[func.__module__], wrapper.__name__, wrapper)
     else:
         raise TypeError("register_plugin takes a Plugin subclass or a function")
     return func
+
+
+def call_signature(cls: type) -> inspect.Signature:
+    """What generated code passes to a registered plugin: its ``__call__`` without ``self``
+    (for a registered function, the function's own signature)."""
+    function = getattr(cls, "_weaver_function", None)
+    if function is not None:
+        return inspect.signature(function)
+    signature = inspect.signature(cls.__call__)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 def test_plugin(name: str | None = None, description: str | None = None) -> Callable[[Any], Any]:

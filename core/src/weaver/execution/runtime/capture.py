@@ -5,7 +5,7 @@ from __future__ import annotations
 import mimetypes
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 
 class StreamCap:
@@ -86,11 +86,25 @@ def changed_files(directory: Path, before: dict[str, int]) -> list[dict[str, str
 
 
 def save_figures(directory: Path, stem: str) -> None:
-    """Save every open matplotlib figure as a PNG in ``directory`` and close them all."""
+    """Save every open matplotlib figure as a PNG in ``directory`` and close them all.
+
+    Each goes to a file that did not exist (``<stem>-figure-<n>.png``, else with a suffix):
+    a kernel restarted with its execution count back at 1 does not overwrite the figures
+    of the one before.
+    """
     pyplot: Any = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         return
     for number in pyplot.get_fignums():
-        path = directory / f"{stem}-figure-{number}.png"
-        pyplot.figure(number).savefig(path, format="png")
+        with _new_file(directory, f"{stem}-figure-{number}", ".png") as file:
+            pyplot.figure(number).savefig(file, format="png")
     pyplot.close("all")
+
+
+def _new_file(directory: Path, stem: str, suffix: str) -> BinaryIO:
+    for n in range(1, 1000):
+        try:
+            return open(directory / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}"), "xb")
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free file name like {stem}{suffix} in {directory}")

@@ -1,12 +1,25 @@
-"""The kernel process's entry point: apply limits, tie the kernel to its host, run ipykernel.
+"""The kernel process's entry point: arrange the boundary, then run ipykernel.
 
-``python -m weaver.execution.runtime.launch --limits '{"RLIMIT_AS": ...}' -f <connection file>``
+``python -m weaver.execution.runtime.launch --plan '<json>' -f <connection file> ...``
 
-Limits are set here, before ipykernel or any library is imported, so nothing the kernel
-runs can raise them. The kernel dies with its host: on Linux through ``PR_SET_PDEATHSIG``
-(so even a SIGKILLed host takes it along), elsewhere through ipykernel's parent poller.
-Inside a sandbox with its own pid namespace bubblewrap's ``--die-with-parent`` does it,
-and the parent poller is switched off because the kernel's parent there is the sandbox's init.
+The host's plan (:func:`weaver.execution.process.launch_plan`) says, as JSON:
+
+- ``limits``: rlimits by ``resource`` name;
+- ``supervise``: fork a supervisor (:mod:`weaver.execution.runtime.supervisor`) first,
+  outside a sandbox, where no pid namespace ends the kernel's processes with it;
+- ``host_pid`` and ``runtime_dir``: for the supervisor and the death signal;
+- ``landlock``: the ``read``, ``write`` and ``sockets`` paths of a Landlock ruleset, or
+  ``null`` where the system has no Landlock;
+- ``user``: ``[uid, gid]`` to become (a root host), or ``null``;
+- ``drop_capabilities``: stay root but without any capability (a root host whose kernel
+  cannot be a user of its own);
+- ``chdir``: the directory to start in, entered as that user.
+
+Everything happens before ipykernel or any library is imported, in this order: the
+supervisor, the death signal, the rlimits, the Landlock ruleset (while paths can still be
+opened), then giving up root. Nothing the kernel runs afterwards can undo any of them.
+A failure exits with status 71 and a line on stderr (which the host keeps): a kernel that
+cannot be arranged as asked never starts.
 """
 
 from __future__ import annotations
@@ -15,9 +28,13 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 PARENT_ENV = "JPY_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+FAILED = 71
+"""Exit status of a launcher that could not arrange the boundary (EX_OSERR)."""
 
 
 def apply_limits(limits: dict[str, int]) -> None:
@@ -31,28 +48,65 @@ def apply_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(kind, (value, value))
 
 
-def die_with_parent() -> None:
-    parent = int(os.environ.get(PARENT_ENV) or 0)
-    if parent and os.getppid() != parent:
-        # Not the host's child: a sandbox's init stands between; it watches the host.
-        os.environ.pop(PARENT_ENV, None)
-        return
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _prctl(option: int, value: int) -> None:
+    import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if parent and os.getppid() != parent:
-            os._exit(1)  # the host died before the death signal was armed
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def die_with(parent: int) -> None:
+    """Get SIGKILL when ``parent`` dies; exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent and os.getppid() != parent:
+        os._exit(1)
+
+
+def arrange(plan: dict[str, Any]) -> None:
+    """Apply ``plan`` to this process (see the module docstring)."""
+    from weaver.execution.runtime import landlock, privileges
+
+    host = int(plan.get("host_pid") or 0)
+    # ipykernel would watch this pid as its parent; its parent is the supervisor or the
+    # sandbox's init, which tie it to the host themselves.
+    os.environ.pop(PARENT_ENV, None)
+    if plan.get("supervise"):
+        from weaver.execution.runtime import supervisor
+
+        supervisor.become_subreaper()
+        child = os.fork()
+        if child:
+            supervisor.supervise(child, host, plan.get("runtime_dir"))
+        die_with(os.getppid())
+    apply_limits(plan.get("limits", {}))
+    rules = plan.get("landlock")
+    if rules is not None and not landlock.restrict(rules["read"], rules["write"], rules.get("sockets", ())):
+        raise OSError("the host found Landlock, the kernel did not")
+    user = plan.get("user")
+    if user is not None:
+        privileges.drop_to(int(user[0]), int(user[1]))
+        # Changing user made the process non-dumpable, which would leave its own
+        # /proc/self files to root; no other process has this user.
+        _prctl(_PR_SET_DUMPABLE, 1)
+    elif plan.get("drop_capabilities"):
+        privileges.drop_capabilities()
+    else:
+        privileges.no_new_privs()
+    if plan.get("chdir"):
+        os.chdir(plan["chdir"])
 
 
 def main(argv: list[str]) -> None:
-    limits: dict[str, int] = {}
-    if argv[:1] == ["--limits"]:
-        limits = json.loads(argv[1])
+    plan: dict[str, Any] = {}
+    if argv[:1] == ["--plan"]:
+        plan = json.loads(argv[1])
         argv = argv[2:]
-    die_with_parent()
-    apply_limits(limits)
+    try:
+        arrange(plan)
+    except Exception as exc:  # noqa: BLE001 - reported on stderr, which the host keeps
+        sys.stderr.write(f"weaver: the kernel's boundary could not be arranged: {type(exc).__name__}: {exc}\n")
+        sys.stderr.flush()
+        os._exit(FAILED)
     if sys.path and sys.path[0] == os.getcwd():
         # ``-m`` put the working directory first; a file there must not shadow a library.
         del sys.path[0]

@@ -135,6 +135,13 @@ class KernelRuntime:
             # shadows an installed module (the host's loader rejects such names).
             if spec.get("path") and spec["path"] not in sys.path:
                 sys.path.append(spec["path"])
+            if spec.get("path") and not os.access(spec["path"], os.R_OK | os.X_OK):
+                self.plugin_errors[name] = (
+                    f"PermissionError: the kernel (uid {os.getuid()}) cannot read the plugin folder {spec['path']}; "
+                    "it reads project files as any other user would: make the folder readable to others (chmod o+rx)"
+                )
+                self.plugin_names.add(name)
+                continue
             try:
                 self.shell.user_ns[name] = bind(
                     name, spec["target"], ctx, self.counter, spec.get("batch"), spec.get("path")

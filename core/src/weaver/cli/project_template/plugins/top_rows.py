@@ -2,6 +2,8 @@
 
 A plugin is a typed function with a docstring; Weaver shows its signature and description
 to the model and loads it into the session's kernel. Add your own next to this file.
+The ``>>>`` lines of its examples are its tests: ``weaver plugins test top_rows`` runs them
+in a real kernel, as generated code would call the plugin.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def top_rows(df: pd.DataFrame, column: str, n: int = 5) -> pd.DataFrame:
         top (pd.DataFrame): the ``n`` highest-ranked rows.
 
     Examples:
-        best = top_rows(sales, "amount", n=3)
+        >>> import pandas as pd
+        >>> sales = pd.DataFrame({"region": ["north", "south", "east"], "amount": [120.0, 340.0, 90.0]})
+        >>> top_rows(sales, "amount", n=2)["region"].tolist()
+        ['south', 'north']
     """
     return df.nlargest(n, column)
