@@ -67,7 +67,22 @@ def test_kernel_and_core_benchmarks_in_a_tiny_configuration(runner: ModuleType) 
         for row in rows.values():
             assert row["baseline"] is None or row["ratio"] is not None, row["name"]
     assert kernel["weaver: new session's first execution, warm pool"]["baseline"] == "jupyter_client: execute round trip"
-    assert core["weaver --help"]["baseline"] == "python -c pass"
+    assert core["weaver --help"]["baseline"] == "typer app --help"  # the floor of its CLI framework, same run
+
+
+def test_round_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = well_formed(runner, "bench_round", load("bench_round").run(1, levels=(1, 2), rounds=2, token_rounds=2, warm=2, fresh=1))
+    for row in rows.values():
+        assert row["baseline"] is None or row["ratio"] is not None, row["name"]
+    # The floors replayed Weaver's own requests in the same run, interleaved with its rounds.
+    assert len(rows["warm round: raw-HTTP floor"]["samples"]) == len(rows["warm round: weaver"]["samples"]) == 2
+    assert rows["warm round: weaver"]["baseline"] == "warm round: raw-HTTP floor"
+    assert rows["warm round host CPU: weaver"]["baseline"] == "warm round host CPU: SDK floor"
+    assert rows["concurrency 2: failed rounds"]["samples"] == [0.0]
+    assert rows["concurrency 2: round latency p95"]["baseline"] == "concurrency 1: round latency p95"
+    fresh = rows["fresh weaver run: first round"]
+    assert fresh["samples"][0] > 0 and fresh["baseline"] == "fresh weaver run: max(kernel cold start, first call) + remaining calls"
+    assert rows["prompt tokens, round 2"]["samples"][0] > 0 and "prompt tokens, rounds 1–2 in all" in rows
 
 
 def test_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:

@@ -26,6 +26,7 @@ from weaver.execution.sandbox import bwrap_status
 from weaver.model import AttachmentType, Round, RoundState
 from weaver.serde import from_json
 from weaver.testing import FakeOpenAIServer
+from weaver.testing.cli import run_weaver
 from weaver.testing.wire import code_reply, planner_reply
 
 pytestmark = pytest.mark.slow
@@ -170,18 +171,8 @@ def test_uploads_keep_the_path_they_were_given(tmp_path: Path) -> None:
         (project / "weaver.toml").write_text(
             f'[llm]\nbase_url = "{server.base_url}"\napi_key = "test"\nmodel = "fake-model"\nmax_retries = 0\n'
         )
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("WEAVER_", "OPENAI_"))}
-        environ["WEAVER_CONFIG"] = os.devnull
         args = ["run", "-f", "reports/q1.csv", "-f", "data/sales.csv", "-f", str(elsewhere), "sum them", "--json"]
-        result = subprocess.run(
-            [sys.executable, "-m", "weaver.cli", *args],
-            cwd=project,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        result = run_weaver(*args, cwd=project, load=None, timeout=300)
     assert result.returncode == 0, result.stderr
     round = from_json(result.stdout, Round)
     files = [a.content for a in round.posts[0].attachments if a.type is AttachmentType.file]

@@ -2,6 +2,9 @@
 
 Every test goes through the real ``openai`` client; none asserts on speed. Waits that must
 happen (a ``Retry-After``) are checked as lower bounds, hangs with generous upper bounds.
+Each runs twice: on the wire path (the body posted as it is, the stream read as raw events)
+and on the SDK's typed path, which the backend falls back to where the SDK's HTTP module
+cannot be found; both must behave the same.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ REQUEST = BackendRequest(
     reply_schema=SCHEMA,
     schema_name="answer",
 )
+
+
+@pytest.fixture(autouse=True, params=["wire", "typed"])
+def sdk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "typed":
+        monkeypatch.setattr("weaver.llm.wire.http_module", lambda openai: None)
+    return str(request.param)
 
 
 def model_for(server: FakeOpenAIServer, **settings: Any) -> ModelConfig:
@@ -62,6 +72,30 @@ def test_reply_text_and_usage_from_the_api(stream: bool) -> None:
     assert body.get("stream", False) is stream
     assert body.get("stream_options") == ({"include_usage": True} if stream else None)
     assert server.headers[0]["authorization"] == "Bearer test-key"
+
+
+def test_the_wire_path_is_taken_with_the_installed_sdk(sdk_path: str) -> None:
+    with FakeOpenAIServer(['{"answer": "42"}']) as server:
+        complete(model_for(server))
+    # The SDK's own switch for an unread response travels with the request.
+    assert server.headers[0].get("x-stainless-raw-response") == ("stream" if sdk_path == "wire" else None)
+
+
+def test_calls_of_one_backend_share_one_connection() -> None:
+    texts: list[str] = []
+
+    async def three(model: ModelConfig) -> list[Completion]:
+        backend = OpenAIBackend(model)
+        try:
+            return [await backend.complete(REQUEST, texts.append, lambda status: None) for _ in range(3)]
+        finally:
+            await backend.aclose()
+
+    with FakeOpenAIServer(['{"answer": "1"}', '{"answer": "2"}', '{"answer": "3"}']) as server:
+        completions = asyncio.run(asyncio.wait_for(three(model_for(server)), LIVENESS_S))
+    assert [c.text for c in completions] == ['{"answer": "1"}', '{"answer": "2"}', '{"answer": "3"}']
+    # Each stream was read to its end, so the kept-alive connection served the next call.
+    assert server.connections == 1
 
 
 @pytest.mark.parametrize("stream", [True, False])

@@ -100,7 +100,9 @@ def answer_app(make_app, register_plugin, fake_llm):
 
     def build(project_dir: Path | None = None, *, llm: dict[str, Any] | None = None, **settings: Any):
         table = fake_llm.llm_config(retry_backoff=0.01, **settings) if llm is None else llm
-        return make_app(project_dir, session={"roles": ["answerer"]}, llm=table)
+        # Every delta its own event: these tests look at how the LLM layer streams, piece by
+        # piece, not at the rate the session publishes (test_engine_deltas.py).
+        return make_app(project_dir, session={"roles": ["answerer"], "delta_interval_s": 0}, llm=table)
 
     return build
 

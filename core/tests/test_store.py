@@ -204,3 +204,26 @@ def test_workspace_is_under_the_project_and_configurable(
     assert app.workspace == (tmp_path / "state").resolve()
     assert session.paths.log.is_file()
     assert session.paths.log.is_relative_to(tmp_path / "state" / "sessions")
+
+
+def test_an_event_is_serialised_once_and_as_the_converter_would(echo_app: Callable[..., Any]) -> None:
+    """``Event.json`` (what the log stores) is the converter's JSON, built once however often it is read."""
+    from weaver.serde import to_json
+
+    app = echo_app()
+    seen: list[Event] = []
+    app.subscribe(seen.append)
+    session = app.session()
+    session.send_message("ünïcode, \"quotes\" and a \u2028 separator")
+    assert seen and all(event.json == to_json(event) for event in seen)
+    assert seen[-1].json is seen[-1].json
+    logged = session.paths.log.read_text(encoding="utf-8").split("\n")[:-1]  # not at U+2028
+    assert logged == [event.json for event in seen if event.durable]
+
+
+def test_an_event_whose_data_holds_an_attrs_value_still_serialises() -> None:
+    from weaver.serde import to_json
+
+    event = Event(EventType.state, "s1", data={"key": "k", "value": Usage(prompt_tokens=3)})
+    assert event.json == to_json(event)
+    assert json.loads(event.json)["data"]["value"]["prompt_tokens"] == 3

@@ -46,7 +46,9 @@ asker_extension = SimpleNamespace(weaver_roles=_roles)
 def start(make_app: Any, register_plugin: Any, llm: ScriptedLLM) -> tuple[Any, list[Event]]:
     register_plugin(asker_extension)
     register_plugin(llm.extension())
-    app = make_app(session={"roles": ["asker"]}, llm=llm.llm_config())
+    # Every delta its own event, to see the pieces the backend streamed (test_engine_deltas.py
+    # checks how a session joins them).
+    app = make_app(session={"roles": ["asker"], "delta_interval_s": 0}, llm=llm.llm_config())
     events: list[Event] = []
     app.subscribe(events.append)
     return app, events

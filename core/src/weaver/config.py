@@ -457,6 +457,10 @@ class SessionConfig:
     """The longest message or attachment kept in history and prompts; a longer one (a huge
     paste, a runaway reply) is kept whole in a file beside the session's log and enters the
     history as its head and tail with a note saying where the rest is."""
+    delta_interval_s: float = attrs.field(default=1 / 30, validator=at_least(0))
+    """Streamed text (a plan, code, a message as the model writes it) is published at most
+    this often per part: deltas arriving faster are joined into one event, about 30 updates
+    a second by default (0: every delta as it arrives)."""
 
 
 @attrs.frozen

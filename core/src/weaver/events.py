@@ -34,11 +34,17 @@ type                      data
 ``round_start``, ``post_end``, ``round_end``, ``llm_call``, ``execution``, ``state``,
 ``approval_request`` and ``approval`` are *durable*: the session store keeps them, and they
 are enough to rebuild a session.
+
+A session publishes the deltas of one streaming part joined, at most one event per part every
+``[session] delta_interval_s`` (1/30 s), and always before its next event of another kind
+(:mod:`weaver.engine.deltas`). :attr:`Event.json` is the event as the log stores it, built once.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -98,3 +104,24 @@ class Event:
     @property
     def durable(self) -> bool:
         return self.type in DURABLE
+
+    @functools.cached_property
+    def json(self) -> str:
+        """The event as one line of JSON, as the session log stores it, built once for every
+        reader that asks (the log, a front end streaming events over the network)."""
+        envelope = {
+            "type": self.type.value,
+            "session_id": self.session_id,
+            "round_id": self.round_id,
+            "post_id": self.post_id,
+            "data": self.data,
+            "time": self.time,
+            "v": self.v,
+        }
+        try:
+            return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            # Data holding values only the converter knows how to write (an attrs value).
+            from weaver.serde import to_json
+
+            return to_json(self)

@@ -28,7 +28,7 @@ import cattrs
 from weaver.errors import WeaverError
 from weaver.events import Event, EventType
 from weaver.model import Post, Round, RoundState
-from weaver.serde import from_data, to_data, to_json
+from weaver.serde import from_data, to_data
 
 LOG_NAME = "events.jsonl"
 INTERRUPTED = "interrupted: the process stopped before this round ended"
@@ -92,7 +92,7 @@ class SessionStore:
 
     def append(self, event: Event) -> None:
         try:
-            line = (to_json(event) + "\n").encode("utf-8")
+            line = (event.json + "\n").encode("utf-8")
         except UnicodeEncodeError:
             line = (json.dumps(to_data(event), ensure_ascii=True, separators=(",", ":")) + "\n").encode("ascii")
         self._file.write(line)

@@ -20,7 +20,34 @@ How it is put together, so that every later command (``run``, ``chat``, ``doctor
   status 1; ``-v`` adds the traceback. Only the CLI configures logging.
 """
 
-from weaver.cli.root import main
-from weaver.cli.state import CliState
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from weaver.cli.state import CliState
 
 __all__ = ["CliState", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run ``weaver`` (the console script); see :func:`weaver.cli.root.main`."""
+    # Starting creates tens of thousands of objects that live as long as the process (modules,
+    # classes, the commands) and frees almost none, so collecting meanwhile finds nothing to
+    # free, many times over. weaver.cli.root.main turns collection back on once the command
+    # line is ready, with what start-up made frozen out of every later collection.
+    gc.disable()
+    from weaver.cli.root import main as run
+
+    run(argv)
+
+
+def __getattr__(name: str) -> Any:
+    # CliState on first use, so that importing the console script's module imports no Typer yet.
+    if name == "CliState":
+        from weaver.cli.state import CliState
+
+        return CliState
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,6 @@
 """The root ``weaver`` command: global options, the core's commands, the extensions' commands."""
 
+import gc
 import logging
 import signal
 import traceback
@@ -54,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     app, state = build()
     command = typer.main.get_command(app)
     _end_help_with(command, SUMMARY)
+    # Start-up is over (weaver.cli.main paused collection for it): what it made lives as long
+    # as the process, so it is frozen out of the collections the command's work will trigger.
+    gc.freeze()
+    gc.enable()
     try:
         status = command.main(args=argv, prog_name="weaver", obj=state, standalone_mode=False)
     except typer.TyperException as exc:  # a usage error (status 2), shown as the parser words it

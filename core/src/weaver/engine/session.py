@@ -25,6 +25,7 @@ from weaver.config import ApprovalConfig
 from weaver.context import ChatPort, HookContext, LLMPort
 from weaver.engine.accounting import Accounts, usage_in
 from weaver.engine.bounds import bounded, bounded_post
+from weaver.engine.deltas import DELTAS, DeltaBuffer
 from weaver.engine.driver import RoundInProgress, drive
 from weaver.engine.loop import running_loop
 from weaver.errors import WeaverError
@@ -84,6 +85,8 @@ class Session:
         self._pipeline: CodePipeline | None = None
         self._llm_lock: asyncio.Lock | None = None
         """One LLM call of this session at a time (see :class:`weaver.llm.service.ChatClient`)."""
+        interval = app.config.table("session").delta_interval_s
+        self._deltas = DeltaBuffer(lambda event: self.app.publish(event, self), interval)
 
     # ---- public API -----------------------------------------------------------------
 
@@ -187,6 +190,7 @@ class Session:
             return
         self._closed = True
         await self.settle(timeout=SETTLE_TIMEOUT_S)
+        self._deltas.flush()
         if self._execution is not None:
             await self._execution.close()
         if self._store is not None:
@@ -196,7 +200,16 @@ class Session:
     # ---- ports: what roles and hooks are given --------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """Publish an event; durable ones are appended to the session's log first."""
+        """Publish an event; durable ones are appended to the session's log first.
+
+        Deltas of streamed text are joined into fewer events, at most one per part every
+        ``[session] delta_interval_s``, and always published before the session's next
+        event of any other kind (:mod:`weaver.engine.deltas`).
+        """
+        if event.type in DELTAS:
+            self._deltas.add(event)
+            return
+        self._deltas.flush()
         if event.type is EventType.llm_call:
             self._accounts.charge(event)
         elif event.type is EventType.state:

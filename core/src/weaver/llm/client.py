@@ -4,6 +4,11 @@ OpenAI itself, Azure OpenAI (``api_type = "azure"``), and through ``base_url`` O
 vLLM, llama.cpp's server, LM Studio or a LiteLLM proxy. ``openai`` is imported when the
 first client is built, never when Weaver is imported.
 
+The request body and the streamed reply travel as plain JSON (:mod:`weaver.llm.wire`): the
+SDK builds and sends the HTTP request and raises its errors, but neither transforms every
+message nor builds a typed object per chunk. With an SDK whose HTTP module cannot be found,
+the SDK's typed path (``chat.completions.create``) is used instead, with the same results.
+
 Retries are Weaver's own loop, not the SDK's (its ``max_retries`` is 0): a stream that
 fails after text was shown must not be silently re-sent, waits are reported as status
 events, and a ``Retry-After`` longer than ``max_retry_wait`` gives up at once instead of
@@ -19,8 +24,10 @@ import json
 import random
 import time
 from collections.abc import Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from weaver.llm import wire
 from weaver.llm.backend import BackendRequest, Completion, StatusCallback, TextCallback
 from weaver.llm.cassette import is_secret
 from weaver.llm.config import ModelConfig
@@ -52,6 +59,8 @@ class OpenAIBackend:
         self.endpoint = model.base_url or OPENAI_ENDPOINT
         self._secret = model.api_key
         self._client: openai.AsyncOpenAI | None = None
+        self._http: ModuleType | None = None
+        """The SDK's HTTP module when the wire path can be used (:func:`weaver.llm.wire.http_module`)."""
 
     async def complete(self, request: BackendRequest, on_text: TextCallback, on_status: StatusCallback) -> Completion:
         attempts = self.model.max_retries + 1
@@ -103,21 +112,14 @@ class OpenAIBackend:
         import openai
 
         client = self._ensure_client()
-        kwargs = self._kwargs(request)
+        body = self._body(request)
         try:
-            if not self.model.stream:
-                reply = await client.chat.completions.create(**kwargs)
-                choice = reply.choices[0] if reply.choices else None
-                text = (choice.message.content if choice else None) or ""
-                on_text(text)
-                usage = reply.usage
-                return Completion(
-                    text=text,
-                    prompt_tokens=usage.prompt_tokens if usage else None,
-                    completion_tokens=usage.completion_tokens if usage else None,
-                    finish_reason=choice.finish_reason if choice else None,
-                )
-            return await self._stream(client, kwargs, on_text)
+            if self._http is not None:
+                completion = await wire.complete(client, self._http, body, on_text)
+            elif self.model.stream:
+                completion = await self._typed_stream(client, body, on_text)
+            else:
+                completion = await self._typed(client, body, on_text)
         except openai.APIStatusError as exc:
             error = self._error(f"HTTP {exc.status_code}: {_server_message(exc)}", exc.status_code)
             if exc.status_code in RETRY_STATUSES:
@@ -137,13 +139,32 @@ class OpenAIBackend:
         except openai.APIError as exc:
             raise self._error(f"the server reported an error: {_server_message(exc)}") from None
         except json.JSONDecodeError as exc:
-            raise self._error(f"the server sent a malformed stream chunk ({exc.msg})") from None
+            what = "stream chunk" if self.model.stream else "reply"
+            raise self._error(f"the server sent a malformed {what} ({exc.msg})") from None
+        if self.model.stream and completion.finish_reason is None:
+            raise _Retryable(self._error("the stream ended before the reply was finished (no finish_reason)"))
+        return completion
 
-    async def _stream(self, client: openai.AsyncOpenAI, kwargs: dict[str, Any], on_text: TextCallback) -> Completion:
+    # ---- the SDK's typed path, for an SDK the wire path does not know -----------------
+
+    async def _typed(self, client: openai.AsyncOpenAI, body: dict[str, Any], on_text: TextCallback) -> Completion:
+        reply = await client.chat.completions.create(**body)
+        choice = reply.choices[0] if reply.choices else None
+        text = (choice.message.content if choice else None) or ""
+        on_text(text)
+        usage = reply.usage
+        return Completion(
+            text=text,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            finish_reason=choice.finish_reason if choice else None,
+        )
+
+    async def _typed_stream(self, client: openai.AsyncOpenAI, body: dict[str, Any], on_text: TextCallback) -> Completion:
         parts: list[str] = []
         usage = None
         finish_reason = None
-        stream = await client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True})
+        stream = await client.chat.completions.create(**body)
         async with stream:
             async for chunk in stream:
                 if chunk.usage is not None:
@@ -154,8 +175,6 @@ class OpenAIBackend:
                         parts.append(delta)
                         on_text(delta)
                     finish_reason = choice.finish_reason or finish_reason
-        if finish_reason is None:
-            raise _Retryable(self._error("the stream ended before the reply was finished (no finish_reason)"))
         return Completion(
             text="".join(parts),
             prompt_tokens=usage.prompt_tokens if usage else None,
@@ -163,17 +182,21 @@ class OpenAIBackend:
             finish_reason=finish_reason,
         )
 
-    def _kwargs(self, request: BackendRequest) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
+    def _body(self, request: BackendRequest) -> dict[str, Any]:
+        """The chat completions request as JSON values, the same for the wire and the typed path."""
+        body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         }
         response_format = response_format_for(request)
         if response_format is not None:
-            kwargs["response_format"] = response_format
+            body["response_format"] = response_format
         if self.model.temperature is not None:
-            kwargs["temperature"] = self.model.temperature
-        return kwargs
+            body["temperature"] = self.model.temperature
+        if self.model.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
 
     def _ensure_client(self) -> openai.AsyncOpenAI:
         if self._client is None:
@@ -193,6 +216,7 @@ class OpenAIBackend:
                 self._client = openai.AsyncOpenAI(
                     api_key=key, base_url=self.model.base_url or None, timeout=timeout, max_retries=0
                 )
+            self._http = wire.http_module(openai)
         return self._client
 
     # ---- errors and waits ------------------------------------------------------------

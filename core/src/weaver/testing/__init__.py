@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from weaver.testing.cli import FAKE_DISTS_DIR, run_weaver
 from weaver.testing.context import hook_context
-from weaver.testing.fake_openai import FakeError, FakeOpenAIServer, FakeReply
+from weaver.testing.fake_openai import FakeError, FakeOpenAIServer, FakeReply, FakeSSE
 from weaver.testing.roles import ECHO_ROLE, EchoRole, echo_extension
 from weaver.testing.scripted_llm import ScriptedLLM
 
@@ -56,6 +56,7 @@ __all__ = [
     "FakeError",
     "FakeOpenAIServer",
     "FakeReply",
+    "FakeSSE",
     "ScriptedLLM",
     "echo_extension",
     "hook_context",

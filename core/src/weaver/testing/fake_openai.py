@@ -11,10 +11,11 @@ drive the real ``openai`` client over a real socket::
 
 Replies are scripted as a list, consumed in order (a string is the reply text, a dict is
 sent as its JSON, a :class:`FakeReply` controls usage, chunking and stream faults, a
-:class:`FakeError` answers with an HTTP error), or as a function of the request's JSON that
+:class:`FakeError` answers with an HTTP error, a :class:`FakeSSE` sends an event stream byte
+for byte, as a server of another make would), or as a function of the request's JSON that
 returns one of those. Every request body is kept in ``requests`` (its headers, with
-lower-case names, in ``headers``; its path and query in ``paths``), and the usage of every
-reply it sent whole in ``served``.
+lower-case names, in ``headers``; its path and query in ``paths``), the usage of every
+reply it sent whole in ``served``, and ``connections`` counts the TCP connections it accepted.
 """
 
 from __future__ import annotations
@@ -70,7 +71,17 @@ class FakeError:
         return cls(429, "rate limit reached (fake)", retry_after)
 
 
-Scripted = str | Mapping[str, Any] | FakeReply | FakeError
+@attrs.frozen
+class FakeSSE:
+    """A streamed reply sent exactly as given: each of ``parts`` written and flushed on its own,
+    ``pause`` seconds apart (so the client reads a line or an event split anywhere), whatever
+    the request asked for."""
+
+    parts: tuple[bytes, ...]
+    pause: float = 0.0
+
+
+Scripted = str | Mapping[str, Any] | FakeReply | FakeError | FakeSSE
 Responder = Callable[[dict[str, Any]], Scripted]
 
 
@@ -86,6 +97,8 @@ class FakeOpenAIServer:
         """The usage of every reply sent whole, in order: what a real API would bill."""
         self.headers: list[dict[str, str]] = []
         self.paths: list[str] = []
+        self.connections = 0
+        """TCP connections accepted so far (a client that keeps its connection alive opens one)."""
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -156,6 +169,7 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self.connections.add(request)
+        self.fake.connections += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -199,6 +213,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake.headers.append({name.lower(): value for name, value in self.headers.items()})
         fake.paths.append(self.path)
         scripted = fake._next(body)
+        if isinstance(scripted, FakeSSE):
+            self._raw_stream(scripted)
+            return
         reply = _as_reply(scripted)
         try:
             time.sleep(reply.delay)
@@ -254,6 +271,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def _raw_stream(self, stream: FakeSSE) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for index, part in enumerate(stream.parts):
+            if index and stream.pause:
+                time.sleep(stream.pause)
+            if part:
+                self._send(part)
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def _event(self, payload: dict[str, Any]) -> None:
         self._send(b"data: " + json.dumps(payload).encode() + b"\n\n")
 
@@ -268,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.shutdown(socket.SHUT_RDWR)
 
 
-def _as_reply(scripted: Scripted) -> FakeReply | FakeError:
+def _as_reply(scripted: str | Mapping[str, Any] | FakeReply | FakeError) -> FakeReply | FakeError:
     if isinstance(scripted, (FakeReply, FakeError)):
         return scripted
     if isinstance(scripted, str):

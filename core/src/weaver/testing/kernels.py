@@ -82,6 +82,9 @@ def reachable_python() -> str | None:
 
     if _reachable(list(python_paths(sys.executable, os.environ.get("PYTHONPATH", "")))):
         return sys.executable
+    packages = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    if not _reachable(packages):  # e.g. inside tox's own 0700 work directory
+        return None
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     base = next(
         (
@@ -103,7 +106,7 @@ def reachable_python() -> str | None:
         staging = Path(tempfile.mkdtemp(prefix=target.name + "-"))
         subprocess.run([base, "-m", "venv", "--without-pip", str(staging)], check=True, capture_output=True)
         site = next((staging / "lib").glob("python*/site-packages"))
-        lines = [f"import site; site.addsitedir({path!r})" for path in {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}]
+        lines = [f"import site; site.addsitedir({path!r})" for path in packages]
         (site / "weaver-host-packages.pth").write_text("\n".join(lines) + "\n")
         staging.chmod(0o755)
         with contextlib.suppress(OSError):  # another test process made it first
