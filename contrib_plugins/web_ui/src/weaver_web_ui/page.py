@@ -24,7 +24,7 @@ from weaver.store import read_log
 from weaver_server import files as server_files
 from weaver_web_ui import render
 from weaver_web_ui.files import SessionFiles
-from weaver_web_ui.live import batches
+from weaver_web_ui.live import Watch
 from weaver_web_ui.transcript import Transcript
 
 CHUNK = 1 << 20
@@ -33,6 +33,7 @@ CSS = """
 #weaver-sessions .wrap { flex-direction: column; gap: 4px; }
 #weaver-sessions label { width: 100%; box-sizing: border-box; border-radius: 8px; }
 #weaver-approval { border: 2px solid #f59e0b; border-radius: 12px; padding: 6px; background: #fffbeb; }
+#weaver-approval #weaver-approval { border: 0; padding: 0; }
 #weaver-plan ul { list-style: none; padding-left: 4px; }
 #weaver-plan li { margin: 4px 0; }
 #weaver-files a { text-decoration: none; }
@@ -205,16 +206,16 @@ class Page:
                 return out
 
             async def watch(
-                user: str, session_id: str, round_to_follow: str | None, shown: str | None
+                user: str, session_id: str, transcript: Transcript, live: Watch | None
             ) -> AsyncIterator[dict[Any, Any]]:
-                transcript = self.transcript(user, session_id)
+                """The session as ``transcript`` has it, then as ``live`` brings its round on."""
                 files_of = self.files(user, session_id)
-                view = self.view(user, session_id, transcript, shown, files_of)
+                view = self.view(user, session_id, transcript, None, files_of)
                 yield updates(view)
-                shown = view["approval"].id if view["approval"] not in (None, "same") else shown
-                if round_to_follow is None:
+                shown = view["approval"].id if view["approval"] is not None else None
+                if live is None:
                     return
-                async for batch in batches(self.service, user, session_id, transcript.durable, round_to_follow):
+                async for batch in live.batches():
                     if batch.resync:
                         transcript = self.transcript(user, session_id)
                     for number, event in batch.events:
@@ -238,8 +239,14 @@ class Page:
                 if not session_id:
                     return
                 running = self.service.record(user, session_id).running
-                async for out in watch(user, session_id, running, None):
-                    yield {**out, session: session_id}
+                transcript = self.transcript(user, session_id)
+                if running is None:
+                    async for out in watch(user, session_id, transcript, None):
+                        yield {**out, session: session_id}
+                    return
+                async with Watch(self.service, user, session_id, transcript.durable, running) as live:
+                    async for out in watch(user, session_id, transcript, live):
+                        yield {**out, session: session_id}
 
             async def on_new(request: gr.Request) -> dict[Any, Any]:
                 user = _user(request)
@@ -253,21 +260,21 @@ class Page:
                 text = text.strip()
                 if not text:
                     return
-                created = session_id is None
                 if session_id is None:
                     session_id = await self.service.create(user)
-                try:
-                    started = await self.service.send(user, session_id, text, None)
-                except WeaverError as exc:
-                    raise gr.Error(str(exc)) from None
-                first = True
-                async for out in watch(user, session_id, started["round_id"], None):
-                    if first:
-                        out = {**out, box: "", session: session_id}
-                        if created:
-                            out[sessions] = gr.update(choices=self.session_choices(user), value=session_id)
-                        first = False
-                    yield out
+                transcript = self.transcript(user, session_id)
+                async with Watch(self.service, user, session_id, transcript.durable) as live:
+                    try:
+                        await self.service.send(user, session_id, text, None)
+                    except WeaverError as exc:
+                        raise gr.Error(str(exc)) from None
+                    first = True
+                    async for out in watch(user, session_id, transcript, live):
+                        if first:  # the session is listed with its new round
+                            out = {**out, box: "", session: session_id,
+                                   sessions: gr.update(choices=self.session_choices(user), value=session_id)}  # fmt: skip
+                            first = False
+                        yield out
                 yield {sessions: gr.update(choices=self.session_choices(user), value=session_id)}
 
             async def on_cancel(session_id: str | None, running: str | None, request: gr.Request) -> None:

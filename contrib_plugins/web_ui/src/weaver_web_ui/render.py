@@ -102,8 +102,9 @@ def _round(number: int, view: RoundView, files: SessionFiles | None) -> list[dic
     out = [{"role": "user", "content": request}]
     approvals = sorted(view.approvals, key=lambda a: a.after_step)
     for index, step in enumerate(view.steps):
-        out += [_approval(number, a) for a in approvals if a.after_step == index]
         out += _step(f"r{number}s{index}", step, files, view.running)
+        # Asked while this step was the one working (``after_step`` steps had ended before it).
+        out += [_approval(number, a) for a in approvals if a.after_step == index]
     out += [_approval(number, a) for a in approvals if a.after_step >= len(view.steps)]
     if view.answer or view.answering:
         out.append({"role": "assistant", "content": view.answer or view.answering})
