@@ -99,13 +99,13 @@ def _round(number: int, view: RoundView, files: SessionFiles | None) -> list[dic
     request = view.query or "(no request)"
     if view.files:
         request += "\n\n" + "\n".join(f"Uploaded `{name.rsplit('/', 1)[-1]}`" for name in view.files)
-    out = [{"role": "user", "content": request}]
+    out: list[dict[str, Any]] = [{"role": "user", "content": request}]
     approvals = sorted(view.approvals, key=lambda a: a.after_step)
     for index, step in enumerate(view.steps):
         out += _step(f"r{number}s{index}", step, files, view.running)
         # Asked while this step was the one working (``after_step`` steps had ended before it).
-        out += [_approval(number, a) for a in approvals if a.after_step == index]
-    out += [_approval(number, a) for a in approvals if a.after_step >= len(view.steps)]
+        out += [_approval(a, view.running) for a in approvals if a.after_step == index]
+    out += [_approval(a, view.running) for a in approvals if a.after_step >= len(view.steps)]
     if view.answer or view.answering:
         out.append({"role": "assistant", "content": view.answer or view.answering})
     if view.running and not view.answering:
@@ -113,7 +113,7 @@ def _round(number: int, view: RoundView, files: SessionFiles | None) -> list[dic
         out.append({"role": "assistant", "content": "", "metadata": {"title": f"{status}", "status": "pending"}})
     elif not view.running and view.state != "finished":
         ending = ENDINGS.get(view.state, f"The round ended: {view.state}")
-        detail = view.error or view.reason or ""
+        detail = view.error or (view.reason if view.reason != view.state else "") or ""
         out.append({"role": "assistant", "content": f"{ending}" + (f": {detail}" if detail else "")})
     return out
 
@@ -199,14 +199,17 @@ def _artifact_paths(result: Mapping[str, Any]) -> list[str]:
     return [path for path in paths if path]
 
 
-def _approval(number: int, approval: Approval) -> dict[str, Any]:
+def _approval(approval: Approval, running: bool) -> dict[str, Any]:
     request, answer = approval.request, approval.answer
     what = "the plan" if request.get("kind") == "plan" else "this code"
     reasons = [str(r) for r in request.get("reasons", ())]
     why = ("\n\n" + "\n".join(f"- {r}" for r in reasons)) if reasons else ""
-    if answer is None:
+    if answer is None and running:
         title, status = f"Waiting for your approval of {what}", "pending"
         body = f"Answer in the approval panel below the chat.{why}"
+    elif answer is None:
+        title, status = "Not answered: the round ended first", "done"
+        body = fence(str(request.get("content", "")), "python" if what == "this code" else "")
     else:
         decision, by = str(answer.get("decision")), str(answer.get("by", "user"))
         who = "by timeout" if by == "timeout" else "by you"

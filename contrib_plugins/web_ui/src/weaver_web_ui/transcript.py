@@ -224,9 +224,11 @@ class Transcript:
     def _attachment(self, event: Event) -> None:
         post = self._live_post(event)
         attachment = from_data(event.data["attachment"], Attachment)
-        post.kinds[attachment.id] = attachment.type.value
+        # A core type is an AttachmentType member, an extension's type a plain name.
+        kind = attachment.type.value if isinstance(attachment.type, AttachmentType) else attachment.type
+        post.kinds[attachment.id] = kind
         post.texts[attachment.id] = attachment.content
-        self._show_part(event, post, attachment.type.value, attachment.content, attachment.extra)
+        self._show_part(event, post, kind, attachment.content, attachment.extra)
 
     def _message_delta(self, event: Event) -> None:
         post = self._live_post(event)
