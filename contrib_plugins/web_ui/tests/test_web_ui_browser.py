@@ -206,10 +206,16 @@ def test_a_cell_that_writes_files_waits_for_approval(service: ServiceProcess, br
     page.context.close()
 
 
-def test_cancel_a_round_then_resume_the_session_from_the_list(service: ServiceProcess, browser: object, shots: Path) -> None:
+def test_upload_cancel_a_round_then_resume_the_session_from_the_list(
+    service: ServiceProcess, browser: object, shots: Path, tmp_path: Path
+) -> None:
     page = open_page(browser, service, ALICE)
     new_session(page)
-    ask(page, "run: total = 41 + 1\nprint('the total', 'is set')")
+    data = tmp_path / "numbers.csv"
+    data.write_text("n\n40\n2\n", encoding="utf-8")
+    page.locator("input[type=file]").set_input_files(str(data))
+    expect(page.locator("#weaver-files")).to_contain_text("numbers.csv")
+    ask(page, "run: import pandas as pd\ntotal = int(pd.read_csv('numbers.csv')['n'].sum())\nprint('the total', 'is set')")
     expect(chat(page)).to_contain_text("Done: the total is set")
     ask(page, "run: import time\nprint('started', 'the long job', flush=True)\nwhile True:\n    time.sleep(0.1)")
     expect(chat(page)).to_contain_text("started the long job")
@@ -222,7 +228,7 @@ def test_cancel_a_round_then_resume_the_session_from_the_list(service: ServicePr
 
     # A new visit: the session is in the list; opening it shows what it did, cancelled round included.
     page = open_page(browser, service, ALICE)
-    entry = page.locator("#weaver-sessions label", has_text="total = 41 + 1")
+    entry = page.locator("#weaver-sessions label", has_text="import pandas as pd total")
     expect(entry).to_contain_text("2 rounds")
     entry.click()
     expect(chat(page)).to_contain_text("started the long job")
