@@ -63,6 +63,8 @@ class OpenSession:
     running: concurrent.futures.Future[Round] | None = None
     round_id: str | None = None
     started: asyncio.Future[str] | None = None
+    taking: list[str] = attrs.field(factory=list)
+    """The uploads the running round takes into the session."""
     used: float = attrs.field(factory=time.monotonic)
 
 
@@ -224,7 +226,8 @@ class WeaverService:
         after = entry.hub.seq
         future = asyncio.run_coroutine_threadsafe(entry.session.asend_message(text, uploads), self.app.loop)
         entry.running = future
-        future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._ended, entry, done, names))
+        entry.taking = names
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._ended, entry, done))
         round_id = await asyncio.shield(entry.started)
         return {"session_id": session_id, "round_id": round_id, "after": after}
 
@@ -318,10 +321,15 @@ class WeaverService:
         hub = self._hubs.get(key)
         if hub is not None:
             hub.publish(event)
-        if event.type is EventType.round_start and self._loop is not None:
-            entry = self._open.get(key)
-            if entry is not None and event.round_id is not None:
-                self._loop.call_soon_threadsafe(self._started, entry, event.round_id)
+        entry = self._open.get(key)
+        if entry is None or event.round_id is None or self._loop is None:
+            return
+        if event.type is EventType.round_start:
+            self._loop.call_soon_threadsafe(self._started, entry, event.round_id)
+        elif event.type is EventType.round_end and entry.running is not None:
+            # Over for the user the moment its end is published: a client that saw round_end
+            # may send the next message at once (the engine's task finishes without awaiting).
+            self._loop.call_soon_threadsafe(self._over, entry, entry.running)
 
     @staticmethod
     def _started(entry: OpenSession, round_id: str) -> None:
@@ -329,20 +337,27 @@ class WeaverService:
             entry.round_id = round_id
             entry.started.set_result(round_id)
 
-    def _ended(self, entry: OpenSession, future: concurrent.futures.Future[Round], names: list[str]) -> None:
-        entry.running = None
-        entry.round_id = None
-        entry.used = time.monotonic()
+    def _ended(self, entry: OpenSession, future: concurrent.futures.Future[Round]) -> None:
         started = entry.started
-        if started is not None and not started.done():
+        if entry.running is future and started is not None and not started.done():
             error = future.exception() if not future.cancelled() else None
             if error is None:
                 reason = future.result().reason if not future.cancelled() else "cancelled"
                 error = WeaverError(f"the round ended before it started: {reason}")
             started.set_exception(error)
+            entry.taking = []  # never taken in: they wait for the next message
+        self._over(entry, future)
+
+    def _over(self, entry: OpenSession, future: concurrent.futures.Future[Round]) -> None:
+        """The round of ``future`` is over (its end published, or its task done): the session is free."""
+        if entry.running is not future:
             return
-        for name in names:  # taken into the session's cwd/ by the round
+        entry.running = None
+        entry.round_id = None
+        entry.used = time.monotonic()
+        for name in entry.taking:  # taken into the session's cwd/ by the round
             files.remove_staged(entry.session.paths.root, name)
+        entry.taking = []
         self._evict()
 
     def _evict(self) -> None:
