@@ -250,3 +250,14 @@ def test_another_user_sees_none_of_it(service: ServiceProcess, browser: object, 
     assert page.context.request.get(f"{service.url}/v1/sessions/{alice_session}/artifacts").status == 404
     assert page.context.request.get(f"{service.url}/v1/sessions").json() == []
     page.context.close()
+
+
+def test_hook_weaver_server_mount(service: ServiceProcess, browser: object) -> None:
+    # The service mounts the page through the hook: its login page and the page are there,
+    # next to the API, and the API's schema stays the API's.
+    context = browser.new_context()  # type: ignore[attr-defined]
+    assert context.request.get(service.url + "/ui/login").status == 200
+    assert context.request.get(service.url + "/ui/", max_redirects=0).headers["location"] == "login"
+    schema = context.request.get(service.url + "/openapi.json").json()
+    assert schema["paths"] and not [path for path in schema["paths"] if path.startswith("/ui")]
+    context.close()

@@ -148,7 +148,7 @@ def _cell(cell: Cell, number: int, files: SessionFiles | None, running: bool) ->
     if result.get("value_repr") and not _shown_as_table(result):
         parts.append(fence(_clip(str(result["value_repr"])), "text"))
     error = result.get("error")
-    if isinstance(error, Mapping):
+    if isinstance(error, Mapping) and result.get("outcome") != "cancelled":  # the interrupt's traceback says nothing
         parts.append("**Error**\n" + fence(_clip(str(error.get("traceback") or f"{error.get('type')}: {error.get('message')}")), "text"))
     if cell.note:
         parts.append(f"**Not run:** {cell.note}")
