@@ -1,4 +1,5 @@
-"""Developer sessions: ``nox -s tests | package | lint | bench`` (``nox`` alone runs tests and lint).
+"""Developer sessions: ``nox -s tests | package | lint | bench | enterprise_gateway`` (``nox`` alone
+runs tests and lint).
 
 ``package`` installs one package on top of ``weaver-core`` with only the sibling
 distributions it declares (its dependencies and its ``test`` extra) and runs only its tests,
@@ -20,7 +21,17 @@ BUILD_DEPS = ("editables>=0.5", "hatchling>=1.21")
 """Editable installs build without isolation, in one environment: every distribution builds with
 the repository's backend (``build_backend/``, nothing to install) but the third-party template,
 which uses hatchling as a project outside this repository would."""
-TEST_DEPS = (*BUILD_DEPS, "pytest>=8", "pexpect>=4.8", "pyyaml>=6.0", "pandas>=2.0", "matplotlib>=3.7", "hypothesis>=6")
+TEST_DEPS = (
+    *BUILD_DEPS,
+    "pytest>=8",
+    "pexpect>=4.8",
+    "pyyaml>=6.0",
+    "pandas>=2.0",
+    "matplotlib>=3.7",
+    "hypothesis>=6",
+    "jupyter_kernel_gateway>=3",  # a real gateway for the gateway executor's tests
+    "psutil>=5.9",  # the service's tests count the kernels and descriptors of `weaver serve`
+)
 
 nox.options.sessions = ["tests", "lint"]
 
@@ -65,6 +76,16 @@ def package(session: nox.Session, package: str) -> None:
     session.install(*TEST_DEPS)
     install_editable(session, *dict.fromkeys(["core", *declared_siblings(package), package]))
     session.run("pytest", f"{package}/tests", *session.posargs)
+
+
+@nox.session
+def enterprise_gateway(session: nox.Session) -> None:
+    """The executor conformance suite against Jupyter Enterprise Gateway. Its pins (jupyter_client 6,
+    jupyter_server 1) clash with the test environment's, so the test builds it a virtualenv of its
+    own from the package index, cached under the temporary directory."""
+    session.install(*TEST_DEPS)
+    install_editable(session, *PACKAGES)
+    session.run("pytest", "contrib_plugins/gateway/tests/test_enterprise_gateway.py", *session.posargs)
 
 
 LINT_DEPS = ("ruff", "mypy>=1.10", "types-PyYAML", "tomli")

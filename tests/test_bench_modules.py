@@ -97,6 +97,13 @@ def test_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
         assert rows[f"load_plugins ({project})"]["ratio"] is not None
 
 
+def test_host_plugins_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    rows = well_formed(runner, "bench_host_plugins", load("bench_host_plugins").run(1))
+    assert rows["host plugin call"]["baseline"] == "in-kernel plugin call"
+    assert rows["host plugin call, DataFrame"]["baseline"] == "in-kernel plugin call, DataFrame"
+    assert all(row["ratio"] is not None for name, row in rows.items() if name.startswith("host"))
+
+
 def test_the_install_benchmark_runs_only_when_named(
     runner: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,3 +112,10 @@ def test_the_install_benchmark_runs_only_when_named(
     assert runner.main(["--repeats", "1", "--output", str(tmp_path / "report.json")]) == 0
     assert "skipping bench_install: slow, runs only when named (--only bench_install)" in capsys.readouterr().err
     assert load("bench_install").SLOW is True
+
+
+def test_gateway_benchmark_in_a_tiny_configuration(runner: ModuleType) -> None:
+    by_name = well_formed(runner, "bench_gateway", load("bench_gateway").run(1))
+    for name in ("gateway executor: round trip", "gateway executor: first result", "gateway executor: round trip, against local"):
+        assert by_name[name]["ratio"] is not None  # baselines measured in the same run
+        assert by_name[name]["samples"][0] > 0

@@ -11,11 +11,12 @@ from weaver.config import Config
 from weaver.events import EventType
 from weaver.execution import lifecycle
 from weaver.execution.boundary import KernelSite
+from weaver.execution.channel import install_code
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import ExecutorSetup
 from weaver.execution.kernel import LocalExecutor, prepare_session
 from weaver.execution.output import Collector
-from weaver.execution.process import KernelProcess, install_code
+from weaver.execution.process import KernelProcess
 from weaver.execution.restore import RestoreReport
 from weaver.execution.result import ExecutionResult
 from weaver.execution.runtime import REPORT_MIME, SETUP_KEY, SETUP_MIME

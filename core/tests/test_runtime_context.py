@@ -327,6 +327,7 @@ def test_every_runtime_hook_takes_the_context() -> None:
         "weaver_config_tables",
         "weaver_roles",
         "weaver_plugins",
+        "weaver_plugin_sources",
         "weaver_llm_backends",
         "weaver_executors",
     }

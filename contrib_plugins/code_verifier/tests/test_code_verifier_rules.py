@@ -92,6 +92,14 @@ def test_plugin_only_accepts_plugin_calls_with_python_literals() -> None:
     assert rules(code, mode=VerifyMode.plugin_only, plugins=PLUGINS) == []
 
 
+def test_plugin_only_accepts_a_plugin_source_tool_by_its_dotted_name() -> None:
+    plugins = (*PLUGINS, "github.search_issues")
+    code = "issues = github.search_issues(query='crash', limit=5)\nissues\n"
+    assert rules(code, mode=VerifyMode.plugin_only, plugins=plugins) == []
+    refused = verify("x = github.delete_repo('weaver')", VerifyMode.plugin_only, plugins)
+    assert [v.rule for v in refused] == ["plugin-only"] and "github.delete_repo(...) is not an enabled plugin" in refused[0].message
+
+
 def test_plugin_only_rejects_json_literals_with_the_python_spelling() -> None:
     found = verify("df = sql_pull_data('SELECT 1', limit=null, strict=true)", VerifyMode.plugin_only, PLUGINS)
     assert [v.rule for v in found] == ["json-literal", "json-literal"]

@@ -90,8 +90,14 @@ def test_a_reader_that_fell_behind_is_resynced_from_the_log(tmp_path: Path) -> N
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     with FakeOpenAIServer(scripted_model) as model:
+        # Every streamed token its own event (no joining at ~30 a second): thousands a round,
+        # as a fast model and a chatty kernel make, to fill a stalled client's buffer.
         project = write_project(
-            tmp_path_factory.mktemp("project"), model.base_url, execution={"pool_size": 0}, server={"stream_buffer": BUFFER}
+            tmp_path_factory.mktemp("project"),
+            model.base_url,
+            execution={"pool_size": 0},
+            server={"stream_buffer": BUFFER},
+            session={"delta_interval_s": 0},
         )
         with serve(project, tokens={"alice": ALICE}) as running:
             yield running

@@ -1,7 +1,7 @@
 """Human approval before code runs or a plan is carried out: the requests, the answers, the policy.
 
-When a policy says a person must look first (``[approval] code = "always"``, ``"risky"``, or an
-extension's ``weaver_approval_required`` hook giving a reason), the session publishes an
+When a policy says a person must look first (``[approval] code = "always"``, ``"risky"``,
+``[approval] plugin_calls``, or an extension's ``weaver_approval_required`` hook giving a reason), the session publishes an
 :class:`ApprovalRequest` as a durable ``approval_request`` event and waits. A front end (the
 chat prompt, the HTTP API, the web UI) answers with :meth:`weaver.Session.answer`: approve,
 edit (the edited text is used instead) or reject with a reason the model is shown. No answer
@@ -42,6 +42,9 @@ WRITING_METHODS = frozenset(
 class ApprovalKind(str, enum.Enum):
     code = "code"
     plan = "plan"
+    plugin_call = "plugin_call"
+    """A host plugin's call from running code (``content`` is the call, arguments summarized);
+    an edited answer approves the call as it was."""
 
 
 class Decision(str, enum.Enum):

@@ -496,3 +496,7 @@ class ApprovalConfig:
     timeout_s: float = attrs.field(default=600.0, validator=greater_than(0))
     plugin_cost_over: float = attrs.field(default=0.0, validator=at_least(0))
     """Under ``code = "risky"``, a call to a plugin whose ``cost`` per call is above this asks first."""
+    plugin_calls: str = attrs.field(default="never", validator=one_of("never", "always", "costly"))
+    """When a call of a host plugin, made by running code, waits for a person: ``never``,
+    ``always``, or ``costly`` (the plugin's ``cost`` per call is above ``plugin_cost_over``).
+    The time a person takes does not count toward ``[execution] timeout_s``."""

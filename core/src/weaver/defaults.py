@@ -64,12 +64,20 @@ def weaver_compress_memory(rounds: Sequence[Round], budget: MemoryBudget) -> Com
 
 @hookimpl
 def weaver_approval_required(kind: str, content: str, ctx: HookContext) -> list[str]:
-    """``[approval]``: ``code = "always"`` or ``"risky"``, and ``plan = true``."""
+    """``[approval]``: ``code = "always"`` or ``"risky"``, ``plan = true``, ``plugin_calls``."""
     from weaver.approvals import risky_reasons
 
     settings = ctx.config.table(ApprovalConfig)
     if kind == "plan":
         return ["[approval] plan = true"] if settings.plan else []
+    if kind == "plugin_call":
+        if settings.plugin_calls == "always":
+            return ['[approval] plugin_calls = "always"']
+        name = content.partition("(")[0]
+        spec = ctx.plugins.get(name)
+        if settings.plugin_calls == "costly" and spec is not None and spec.cost > settings.plugin_cost_over:
+            return [f"the plugin {name} costs {spec.cost:g} per call ([approval] plugin_calls = \"costly\")"]
+        return []
     if kind != "code" or settings.code == "never":
         return []
     if settings.code == "always":

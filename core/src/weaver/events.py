@@ -29,10 +29,13 @@ type                      data
 ``approval_request``      ``request``: what a person is asked to approve (code, a plan)
                           and why (:mod:`weaver.approvals`)
 ``approval``              ``answer``: approved, edited or rejected, by whom, and why
+``plugin_call``           ``plugin``, ``arguments`` (a short summary), ``ok``, ``error``,
+                          ``duration_s``, ``result_chars``, ``cost``, ``replayed``: one
+                          call of a host plugin from kernel code (:mod:`weaver.plugins.host`)
 ========================  ===========================================================
 
 ``round_start``, ``post_end``, ``round_end``, ``llm_call``, ``execution``, ``state``,
-``approval_request`` and ``approval`` are *durable*: the session store keeps them, and they
+``approval_request``, ``approval`` and ``plugin_call`` are *durable*: the session store keeps them, and they
 are enough to rebuild a session.
 
 A session publishes the deltas of one streaming part joined, at most one event per part every
@@ -73,6 +76,7 @@ class EventType(str, enum.Enum):
     state = "state"
     approval_request = "approval_request"
     approval = "approval"
+    plugin_call = "plugin_call"
 
 
 DURABLE = frozenset(
@@ -85,6 +89,7 @@ DURABLE = frozenset(
         EventType.state,
         EventType.approval_request,
         EventType.approval,
+        EventType.plugin_call,
     }
 )
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ConfigTable,
         ExecutorSpec,
         LLMBackendSpec,
+        PluginSourceSpec,
         PluginSpec,
         RoleSpec,
         Verdict,
@@ -185,6 +186,23 @@ def weaver_plugins(config: Config) -> Iterable[PluginSpec]:
 
 
 @hookspec
+def weaver_plugin_sources(config: Config) -> Iterable[PluginSourceSpec]:
+    """Declare sources of host plugins found at run time, such as MCP servers.
+
+    Each source's ``factory()`` is called once per App, when its plugins are first needed;
+    the source lists its tools (each becomes the host plugin ``<source>.<tool>``, with a
+    typed signature) and runs their calls on the host. The App closes it when it closes.
+    See :class:`weaver.plugins.sources.PluginSource`.
+
+    Example::
+
+        @weaver.hookimpl
+        def weaver_plugin_sources(config):
+            return [PluginSourceSpec(name="github", factory=lambda: GitHubTools(config))]
+    """
+
+
+@hookspec
 def weaver_llm_backends() -> Iterable[LLMBackendSpec]:
     """Declare LLM backends, selected per model with ``[llm.models.<alias>] backend = "name"``.
 
@@ -199,6 +217,11 @@ def weaver_llm_backends() -> Iterable[LLMBackendSpec]:
 @hookspec
 def weaver_executors() -> Iterable[ExecutorSpec]:
     """Declare code executors, selected with ``[execution] executor = "name"``.
+
+    An executor over Jupyter kernels reuses :class:`weaver.execution.kernel.KernelExecutor`
+    with a :class:`weaver.execution.channel.KernelChannel` of its own (as ``weaver-gateway``
+    does); ``weaver.testing.executor_conformance`` is the suite it should pass. The spec's
+    optional ``warm_up`` and ``check`` serve ``App.warm_up()`` and ``weaver doctor``.
 
     Example::
 

@@ -55,6 +55,11 @@ class PluginSpec:
     context in the kernel and never a prompt or a log (so it is left out of ``repr``).
     ``path`` is a directory the kernel puts on ``sys.path`` before importing ``target``
     (a project's plugins folder); ``None`` for installed modules.
+
+    ``host`` makes it a *host plugin*: ``target`` runs on the host, with ``config``, and
+    the kernel holds a typed stub whose calls the host answers (see
+    :mod:`weaver.plugins.host`), so its secrets never enter the kernel and its calls pass
+    the host's guards.
     """
 
     name: str
@@ -67,6 +72,11 @@ class PluginSpec:
     """What one call costs, in the currency of the ``[llm]`` prices, when the plugin knows
     (a paid API); ``[approval] code = "risky"`` asks before code calls a plugin over
     ``[approval] plugin_cost_over``."""
+    host: bool = False
+    kernel_view: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+    """What the kernel shows of the plugin, as JSON values: its signature, docstring and
+    parameters (:meth:`weaver.plugins.schema.PluginSchema.kernel_payload`), which the loader
+    fills; a host plugin's stub is made from it."""
 
 
 @attrs.frozen
@@ -84,10 +94,32 @@ class ExecutorSpec:
 
     ``setup`` is a :class:`weaver.execution.ExecutorSetup` (session id, plugins to bind,
     plugin call budget); the executor follows :class:`weaver.execution.Executor`.
+
+    Two optional callables, used when this is the configured executor: ``warm_up(config,
+    wait)``, a coroutine that starts kernels ahead of time (``App.warm_up()``), and
+    ``check(config, plugins)``, a coroutine returning ``weaver doctor``'s rows for it as
+    ``(name, status, detail)`` with status ``ok``, ``info``, ``warn`` or ``fail`` (the local
+    executor's own check runs otherwise).
     """
 
     name: str
     factory: Callable[..., Any]
+    description: str = ""
+    warm_up: Callable[..., Any] | None = None
+    check: Callable[..., Any] | None = None
+
+
+@attrs.frozen
+class PluginSourceSpec:
+    """A source of host plugins found at run time, such as one MCP server's tools.
+
+    ``factory()`` returns a :class:`weaver.plugins.sources.PluginSource`; an App calls it
+    once, when its plugins are first needed, and closes the source when it closes. Each of
+    the source's tools becomes the host plugin ``<name>.<tool>``.
+    """
+
+    name: str
+    factory: Callable[[], Any]
     description: str = ""
 
 

@@ -101,7 +101,9 @@ class PluginOnlyChecker:
 
     def _call(self, call: ast.Call) -> None:
         func = call.func
-        if not (isinstance(func, ast.Name) and func.id in self.plugins):
+        # A plugin source's tool is called by its dotted name (``github.search_issues``).
+        dotted = f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else None
+        if not (isinstance(func, ast.Name) and func.id in self.plugins) and dotted not in self.plugins:
             self.report(
                 call,
                 f"{_shown(func)}(...) is not an enabled plugin; plugin-only mode may call only: {self._plugin_list}.",

@@ -37,13 +37,13 @@ RETRY_MS = 2000
 
 
 def event_json(event: Event) -> str:
-    """The event envelope as one line of JSON (text that is not valid Unicode escaped)."""
-    data = to_data(event)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The event envelope as one line of JSON (text that is not valid Unicode escaped), the
+    text the session log writes (:attr:`Event.json`, built once for both)."""
+    text = event.json
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+        text = json.dumps(to_data(event), ensure_ascii=True, separators=(",", ":"))
     return text
 
 

@@ -1,5 +1,6 @@
 """``weaver doctor``: can this machine run Weaver? Python, packages, extensions, the
-project's plugins, a kernel, the sandbox, and the LLM endpoint when one is configured.
+project's plugins and plugin sources (MCP servers), a kernel, the sandbox, and the LLM
+endpoint when one is configured.
 
 Each check is a function in :data:`CHECKS` taking the :class:`CliState` and returning
 :class:`Check` rows; add a function to it to add one. ``doctor`` exits 1 when any row failed.
@@ -94,6 +95,23 @@ def check_plugins(state: CliState) -> list[Check]:
     return rows
 
 
+def check_plugin_sources(state: CliState) -> list[Check]:
+    """Each plugin source (an MCP server) reached live, whatever ``[llm] mode`` says: it
+    starts, and which tools it has."""
+    sources = state.app().plugin_sources
+    rows = []
+    for name in sources.names:
+        try:
+            tools = sources.check(name)
+        except Exception as exc:  # noqa: BLE001 - an unreachable source is this row's failure
+            rows.append(Check(f"plugin source {name}", "fail", str(exc)))
+            continue
+        names = ", ".join(tool.schema.name for tool in tools[:10]) + (f", ... ({len(tools)} in all)" if len(tools) > 10 else "")
+        status = "ok" if tools else "warn"
+        rows.append(Check(f"plugin source {name}", status, f"reachable, {len(tools)} tools: {names}" if tools else "reachable, but it has no tools"))
+    return rows
+
+
 def check_kernel(state: CliState) -> list[Check]:
     """A kernel as the project's sessions get it: started, a plugin called, and the
     boundary around it seen from inside (its user, capabilities, limit, what it reaches)."""
@@ -102,6 +120,11 @@ def check_kernel(state: CliState) -> list[Check]:
     from weaver.execution.check import check_kernel as run_check
 
     app = state.app()
+    name = app.config.table("execution").executor
+    spec = app.registry.executors.get(name)
+    if name != "local" and spec is not None and spec.check is not None:
+        # Another executor's kernels are not this machine's: it checks them itself.
+        return [Check(*row) for row in asyncio.run(spec.check(app.config, app.plugins.specs))]
     result = asyncio.run(run_check(app.config, app.plugins.specs))
     where = "in the bwrap sandbox" if result.sandbox == "bwrap" else "without a sandbox"
     if not result.ok:
@@ -214,6 +237,7 @@ CHECKS: tuple[Callable[[CliState], list[Check]], ...] = (
     check_extensions,
     check_roles,
     check_plugins,
+    check_plugin_sources,
     check_kernel,
     check_sandbox,
     check_llm,

@@ -35,7 +35,7 @@ def where(status: PluginStatus, project_dir: Path) -> str:
 
     if status.origin is PluginOrigin.extension:
         return f"{status.source} ({status.distribution})" if status.distribution else status.source
-    if status.origin is PluginOrigin.config:
+    if status.origin in (PluginOrigin.config, PluginOrigin.source):
         return status.source
     path = Path(status.source)
     shown = path.relative_to(project_dir) if path.is_relative_to(project_dir) else path
@@ -72,11 +72,10 @@ def plugins(
     summary = ", ".join(f"{counts[kind]} {kind.label}" for kind in PluginState if counts[kind])
     typer.echo(f"Plugins ({summary or 'none found'}):")
     name_width = max((len(s.name) for s in statuses), default=0)
-    state_width = max((len(s.state.label) for s in statuses), default=0)
-    for status in statuses:
-        typer.echo(
-            f"  {status.name.ljust(name_width)}  {status.state.label.ljust(state_width)}  {where(status, state.project_dir)}"
-        )
+    labels = [s.state.label + (", on the host" if s.host else "") for s in statuses]
+    state_width = max((len(label) for label in labels), default=0)
+    for status, label in zip(statuses, labels):
+        typer.echo(f"  {status.name.ljust(name_width)}  {label.ljust(state_width)}  {where(status, state.project_dir)}")
         text = status.detail or (status.description.splitlines() or [""])[0]
         if text:
             typer.echo(f"      {text}")

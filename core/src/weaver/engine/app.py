@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     import asyncio
 
     from weaver.llm.service import LLMService
+    from weaver.plugins.host import HostRunner
     from weaver.plugins.loader import PluginSet
+    from weaver.plugins.sources import HostReplay, PluginSources
 
 log = logging.getLogger("weaver.engine")
 T = TypeVar("T")
@@ -98,6 +100,8 @@ class App:
         self._kernels_used = False
         self._plugins: PluginSet | None = None
         self._plugin_specs: Mapping[str, PluginSpec] | None = None
+        self._sources: PluginSources | None = None
+        self._host_runner: HostRunner | None = None
         self._roles: tuple[dict[str, RoleSpec], str] | None = None
 
     @property
@@ -155,8 +159,35 @@ class App:
             # Loading plugins imports the project's plugin files: only when code can call them.
             from weaver.plugins.loader import load_plugins
 
-            self._plugins = load_plugins(self.pm, self.config, self.load_report)
+            self._plugins = load_plugins(self.pm, self.config, self.load_report, self.plugin_sources)
         return self._plugins
+
+    @property
+    def plugin_sources(self) -> PluginSources:
+        """The sources of host plugins (MCP servers): each started when its tools are first
+        listed, once for this App, and closed with it."""
+        if self._sources is None:
+            from weaver.extensions import collect_plugin_sources
+            from weaver.plugins.sources import PluginSources
+
+            self._sources = PluginSources(collect_plugin_sources(self.pm, self.config), self.host_replay)
+        return self._sources
+
+    def host_replay(self) -> HostReplay:
+        """How host plugin calls and source listings are recorded and replayed (``[llm] mode``)."""
+        from weaver.plugins.sources import HostReplay
+
+        return HostReplay.for_mode(self.config.table("llm").mode, lambda: self.llm.cassette)
+
+    @property
+    def host_runner(self) -> HostRunner:
+        """What runs this App's host plugins."""
+        if self._host_runner is None:
+            from weaver.plugins.host import HostRunner
+
+            plugins = {p.name: p for p in self.plugins.plugins}
+            self._host_runner = HostRunner(plugins, self._sources)
+        return self._host_runner
 
     @property
     def plugin_specs(self) -> Mapping[str, PluginSpec]:
@@ -221,7 +252,7 @@ class App:
         from weaver.execution.service import warm_up  # kernels' code only where kernels are used
 
         self.used_kernels()
-        future = self._loop.submit(warm_up(self.config, wait))
+        future = self._loop.submit(warm_up(self.config, wait, self.registry.executors))
         if wait:
             future.result()
 
@@ -268,6 +299,8 @@ class App:
         """Close every session and stop the loop."""
         for session in list(self._sessions.values()):
             session.close()
+        if self._sources is not None:
+            self._sources.close()
         if self._llm is not None:
             self.run(self._llm.aclose())
             self._llm = None

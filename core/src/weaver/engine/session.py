@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from weaver.execution.result import ExecutionResult, FileListing, VariableInfo
     from weaver.execution.service import SessionExecution
     from weaver.memory import CompressedMemory, MemoryBudget
+    from weaver.plugins.host import HostCalls
 
 log = logging.getLogger("weaver.engine")
 
@@ -346,8 +347,9 @@ class Session:
 
             self._pipeline = CodePipeline(
                 self.app.hooks,
-                lambda code, budget, on_output: self._execute(code, budget, on_output),
+                lambda code, budget, on_output, host: self._execute(code, budget, on_output, host),
                 variables=lambda: self.variables(),
+                host_calls=self.host_calls,
             )
         return await self._pipeline.run(code, mode, ctx)
 
@@ -358,18 +360,37 @@ class Session:
         if any(spec.runs_code for spec in self._role_specs.values()):
             self._spawn(self._session_execution().start())
 
+    def host_calls(self, ctx: HookContext) -> HostCalls | None:
+        """The answerer of one execution's host plugin calls on behalf of ``ctx``'s role
+        (``None`` when the App has no host plugins)."""
+        runner = self.app.host_runner
+        if not runner.plugins:
+            return None
+        from weaver.plugins.host import HostCalls, HostPlace  # only in sessions with host plugins
+
+        place = HostPlace(self.id, self.paths.cwd, self.paths.artifacts)
+        return HostCalls(ctx, self.app.hooks, runner, place, self.app.host_replay())
+
     async def _execute(
-        self, code: str, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host: HostCalls | None = None,
     ) -> ExecutionResult:
         from weaver.execution.executor import ExecutionCancelled
 
+        if host is None:  # the host program's own code: its host plugin calls are the user's
+            host = self.host_calls(self.hook_context(USER))
         round_id = self._current.round.id if self._current is not None else None
         try:
-            result = await self._session_execution().execute(code, plugin_budget, on_output)
+            result = await self._session_execution().execute(code, plugin_budget, on_output, host)
         except ExecutionCancelled as cancelled:
             # The round goes on being cancelled; what the code printed until then is kept.
             self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(cancelled.result)}))
             raise
+        if host is not None:
+            result = attrs.evolve(result, plugin_calls=host.reported(result.plugin_calls))
         self.emit(Event(EventType.execution, self.id, round_id, data={"result": to_data(result)}))
         return result
 

@@ -34,7 +34,10 @@ class Executor(Protocol):
 
     An executor may also accept ``on_output`` in :meth:`execute`
     (``execute(code, *, on_output=None)``), a callable given ``(stream_name, text)`` as
-    output arrives; the local executor does.
+    output arrives, and ``host_calls`` (a :data:`weaver.execution.output.InputHandler`)
+    that answers the code's host plugin calls; the local executor takes both. An executor
+    runs host plugins by passing the kernel's stdin-channel input requests to its
+    :class:`weaver.execution.output.Collector` (see that module).
     """
 
     async def start(self) -> None:
@@ -89,11 +92,19 @@ class KernelStartError(WeaverError):
 
 
 def plugin_payload(plugin: PluginSpec) -> dict[str, Any]:
-    """A plugin as the kernel's runtime receives it (JSON values only)."""
+    """A plugin as the kernel's runtime receives it (JSON values only).
+
+    A host plugin's payload has its schema, for the stub, and neither its target nor its
+    configuration: those stay on the host.
+    """
+    shown = dict(plugin.kernel_view)
+    if plugin.host:
+        return {"name": plugin.name, "host": True, "batch": plugin.batch, **shown}
     return {
         "name": plugin.name,
         "target": plugin.target,
         "config": dict(plugin.config),
         "batch": plugin.batch,
         "path": plugin.path,
+        **shown,
     }

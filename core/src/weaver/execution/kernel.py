@@ -1,13 +1,20 @@
-"""The local executor: one Jupyter kernel per session, with a time limit and fault recovery.
+"""Kernel executors: one Jupyter kernel per session, with a time limit and fault recovery.
 
-The kernel starts lazily (taken from the warm pool when there is one), in the session's
-``cwd/``. Each execution has a wall-clock limit: on expiry the kernel is interrupted, and
-if it does not answer within the grace period it is restarted. A kernel that dies is
-noticed while waiting and replaced at once. Either way the result says what happened and
-which variables were lost, and the session goes on.
+:class:`KernelExecutor` is every kernel-backed executor's logic, over a
+:class:`~weaver.execution.channel.KernelChannel` (whatever carries the kernel's messages):
+the session's runtime set up in the kernel, the time limit, death and replacement, results
+built from the kernel's reports, output caps, live output, cancel, the plugin budget. A
+subclass says where its kernels come from and where a session's files are for them;
+:class:`LocalExecutor` (the ``local`` executor) runs them as local processes.
 
-Before a kernel takes a session, :func:`prepare_session` gives the session's ``cwd/`` and
-``artifacts/`` to the kernel's user (a root host) and links the project files into
+The kernel starts lazily (taken from the warm pool when there is one). Each execution has
+a wall-clock limit: on expiry the kernel is interrupted, and if it does not answer within
+the grace period it is restarted. A kernel that dies is noticed while waiting and replaced
+at once. Either way the result says what happened and which variables were lost, and the
+session goes on.
+
+Before a local kernel takes a session, :func:`prepare_session` gives the session's ``cwd/``
+and ``artifacts/`` to the kernel's user (a root host) and links the project files into
 ``cwd/``.
 """
 
@@ -19,20 +26,25 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import attrs
 
 from weaver.config import Config
-from weaver.errors import PluginLoadError
+from weaver.errors import PluginLoadError, WeaverError
 from weaver.execution import files
 from weaver.execution.boundary import KernelSite, site_for
+from weaver.execution.channel import KernelChannel, KernelDied, install_code
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import ExecutionCancelled, ExecutorSetup, KernelStartError, plugin_payload
-from weaver.execution.output import Collector, OutputCallback
-from weaver.execution.pool import KernelPool, pool_for
-from weaver.execution.process import KernelDied, KernelProcess, install_code
+from weaver.execution.output import Collector, InputHandler, OutputCallback
+from weaver.execution.pool import pool_for
+from weaver.execution.process import KernelProcess
 from weaver.execution.result import Artifact, ErrorInfo, ExecutionResult, VariableInfo
 from weaver.execution.runtime import BUDGET_KEY, REPORT_MIME, SETUP_KEY, SETUP_MIME
+from weaver.specs import PluginSpec
 from weaver.store import SessionPaths
 
 log = logging.getLogger("weaver.execution")
@@ -43,34 +55,48 @@ MAX_ARTIFACTS = 200
 """Files one execution's result lists at most (the rest are counted in ``truncated``)."""
 
 
-class LocalExecutor:
-    """Runs a session's code in a local ipykernel (the ``local`` executor)."""
+class KernelSource(Protocol):
+    """Where an executor takes its kernels from: a warm pool (:class:`weaver.execution.pool.KernelPool`)."""
 
-    def __init__(self, session_dir: Path, config: Config, setup: ExecutorSetup, pool: KernelPool | None = None) -> None:
+    async def take(self) -> KernelChannel: ...
+
+
+@attrs.frozen
+class KernelPlaces:
+    """A session's directories as its kernel sees them (the runtime's setup names them).
+
+    A local kernel uses the session's own ``cwd/`` and ``artifacts/``; a kernel on another
+    machine has copies there, and ``plugin_paths`` maps each host plugin folder to where the
+    kernel has its copy.
+    """
+
+    cwd: str
+    artifacts_dir: str
+    home: str = ""
+    """The kernel's ``HOME`` (default: ``cwd``)."""
+    plugin_paths: Mapping[str, str] = attrs.field(factory=dict)
+
+
+class KernelExecutor:
+    """One session's code in one kernel at a time, reached through a :class:`KernelChannel`.
+
+    A subclass implements :meth:`_start_kernel` and may override :meth:`_adopt` (where the
+    session's files are for the kernel), :meth:`_before_execution` and
+    :meth:`_after_execution` (moving files between the host and a kernel that does not
+    share its disk). ``kernels``, when given, is asked for a kernel instead (a warm pool).
+    """
+
+    def __init__(
+        self, session_dir: Path, config: Config, setup: ExecutorSetup, kernels: KernelSource | None = None
+    ) -> None:
         self.paths = SessionPaths(Path(session_dir))
         self.config: ExecutionConfig = config.table("execution")
         self.setup = setup
-        self.site: KernelSite = site_for(config, session=self.paths.root, plugin_dirs=self._plugin_dirs())
-        self.pool = pool
-        self._kernel: KernelProcess | None = None
+        self.pool = kernels
+        self._kernel: KernelChannel | None = None
         self._variables: tuple[VariableInfo, ...] = ()
         self._lock = asyncio.Lock()
         self._closed = False
-
-    @classmethod
-    def create(cls, session_dir: Path, config: Config, setup: ExecutorSetup) -> LocalExecutor:
-        """The ``weaver_executors`` factory: uses the warm pool of the running event loop."""
-        executor = cls(session_dir, config, setup)
-        executor.pool = pool_for(executor.config, executor.site)
-        return executor
-
-    def _plugin_dirs(self) -> list[str]:
-        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path]
-
-    @property
-    def kernel_pid(self) -> int | None:
-        """The kernel's process id, once it is running."""
-        return self._kernel.pid if self._kernel is not None else None
 
     def variables(self) -> tuple[VariableInfo, ...]:
         return self._variables
@@ -81,15 +107,22 @@ class LocalExecutor:
             await self._ensure_kernel()
 
     async def execute(
-        self, code: str, *, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str,
+        *,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host_calls: InputHandler | None = None,
     ) -> ExecutionResult:
         """Run ``code``; ``on_output(stream_name, text)`` is called as its stdout and stderr
-        arrive (within the same caps as the result's)."""
+        arrive (within the same caps as the result's), and ``host_calls`` answers the host
+        plugin calls the code makes (:mod:`weaver.plugins.host`)."""
         async with self._lock:
             budget = {BUDGET_KEY: plugin_budget} if plugin_budget is not None else {}
-            kernel, collector = await self._ensure_kernel(code, budget, on_output)
+            kernel, collector = await self._ensure_kernel(code, budget, on_output, host_calls)
             if collector is None:
-                collector = self._submit(kernel, code, metadata=budget, on_output=on_output)
+                await self._before_execution(kernel)
+                collector = self._submit(kernel, code, metadata=budget, on_output=on_output, on_input=host_calls)
             started = time.monotonic()
             outcome, state_lost, note = "ok", False, None
             try:
@@ -113,7 +146,13 @@ class LocalExecutor:
                 )
             lost = tuple(v.name for v in self._variables) if state_lost else ()
             if state_lost and not self._closed:
-                await self._replace_kernel()
+                try:
+                    await self._replace_kernel()
+                except WeaverError as exc:
+                    # The result is still the session's to record; the next execution starts a kernel again.
+                    collector.stderr.add(f"\n[weaver] a new kernel could not be started yet: {exc}\n")
+            elif not state_lost:
+                await self._after_execution(kernel, collector)
             return self._result(code, collector, outcome, note, lost, time.monotonic() - started)
 
     async def close(self) -> None:
@@ -128,11 +167,33 @@ class LocalExecutor:
                 kernel, self._kernel = self._kernel, None
                 await kernel.shutdown()
 
+    # ---- what a subclass provides --------------------------------------------------------
+
+    async def _start_kernel(self) -> KernelChannel:
+        """A new kernel for this session (no warm pool had one)."""
+        raise NotImplementedError
+
+    async def _adopt(self, kernel: KernelChannel) -> KernelPlaces:
+        """Make ``kernel`` able to work in this session; where its directories are for it."""
+        self.paths.create()
+        return KernelPlaces(str(self.paths.cwd), str(self.paths.artifacts))
+
+    async def _before_execution(self, kernel: KernelChannel) -> None:
+        """Called before each execution's request after the first (files to send, say)."""
+
+    async def _after_execution(self, kernel: KernelChannel, collector: Collector) -> None:
+        """Called when an execution ended with the kernel's state kept, before its result is
+        built from ``collector`` (files to fetch, say); must not raise."""
+
     # ---- kernels -----------------------------------------------------------------------
 
     async def _ensure_kernel(
-        self, code: str | None = None, metadata: dict[str, Any] | None = None, on_output: OutputCallback | None = None
-    ) -> tuple[KernelProcess, Collector | None]:
+        self,
+        code: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
+    ) -> tuple[KernelChannel, Collector | None]:
         """The session's kernel, started or taken and set up if there is none yet.
 
         ``code`` is the execution that needs the kernel. A kernel on hold (a pool kernel)
@@ -148,10 +209,11 @@ class LocalExecutor:
         kernel = await self._new_kernel()
         first = None
         try:
-            prepare_session(self.paths, kernel)
-            setup = self._setup()
+            setup = self._setup(await self._adopt(kernel))
             if code is not None and kernel.on_hold:
-                first = self._submit(kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output)
+                first = self._submit(
+                    kernel, code, metadata={**(metadata or {}), SETUP_KEY: setup}, on_output=on_output, on_input=on_input
+                )
                 await kernel.wait_setting_up(first, until=lambda c: bool(c.reports[SETUP_MIME]))
                 if not first.reports[SETUP_MIME]:
                     # This kernel's ipykernel does not pass request metadata on: it refused
@@ -171,30 +233,35 @@ class LocalExecutor:
 
     def _submit(
         self,
-        kernel: KernelProcess,
+        kernel: KernelChannel,
         code: str,
         metadata: dict[str, Any] | None = None,
         on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> Collector:
         return kernel.submit(
-            code, silent=False, artifacts_dir=self.paths.artifacts, metadata=metadata, on_output=on_output
+            code,
+            silent=False,
+            artifacts_dir=self.paths.artifacts,
+            metadata=metadata,
+            on_output=on_output,
+            on_input=on_input,
         )
 
-    async def _new_kernel(self) -> KernelProcess:
+    async def _new_kernel(self) -> KernelChannel:
         self.paths.create()
         if self.pool is not None:
             return await self.pool.take()
-        return await KernelProcess.start(self.config, self.site)
+        return await self._start_kernel()
 
-    def _setup(self) -> dict[str, Any]:
+    def _setup(self, places: KernelPlaces) -> dict[str, Any]:
         """What makes a kernel this session's: its directories, plugins, budget and caps."""
-        self.paths.create()
         return {
             "session_id": self.setup.session_id,
-            "cwd": str(self.paths.cwd),
-            "home": str(self.paths.cwd),
-            "artifacts_dir": str(self.paths.artifacts),
-            "plugins": [plugin_payload(p) for p in self.setup.plugins],
+            "cwd": places.cwd,
+            "home": places.home or places.cwd,
+            "artifacts_dir": places.artifacts_dir,
+            "plugins": [_placed(p, places) for p in self.setup.plugins],
             "plugin_call_budget": self.setup.plugin_call_budget,
             "max_output_chars": self.config.max_output_chars,
             "max_value_chars": self.config.max_value_chars,
@@ -227,14 +294,14 @@ class LocalExecutor:
         self._variables = ()
         await self._ensure_kernel()
 
-    async def _after_cancel(self, kernel: KernelProcess, collector: Collector) -> None:
+    async def _after_cancel(self, kernel: KernelChannel, collector: Collector) -> None:
         """Interrupt a cancelled execution and take what the kernel still sends, briefly."""
         with contextlib.suppress(Exception):
             await kernel.interrupt()
         with contextlib.suppress(TimeoutError, KernelDied, asyncio.CancelledError):
             await kernel.wait(collector, min(self.config.interrupt_grace_s, CANCEL_GRACE_S))
 
-    async def _after_timeout(self, kernel: KernelProcess, collector: Collector) -> tuple[str, bool, ErrorInfo]:
+    async def _after_timeout(self, kernel: KernelChannel, collector: Collector) -> tuple[str, bool, ErrorInfo]:
         limit = self.config.timeout_s
         await kernel.interrupt()
         try:
@@ -319,6 +386,48 @@ class LocalExecutor:
             variables=self._variables,
             plugin_calls=dict(report.get("plugin_calls", {})),
         )
+
+
+class LocalExecutor(KernelExecutor):
+    """Runs a session's code in a local ipykernel (the ``local`` executor)."""
+
+    def __init__(
+        self, session_dir: Path, config: Config, setup: ExecutorSetup, pool: KernelSource | None = None
+    ) -> None:
+        super().__init__(session_dir, config, setup, pool)
+        self.site: KernelSite = site_for(config, session=self.paths.root, plugin_dirs=self._plugin_dirs())
+
+    @classmethod
+    def create(cls, session_dir: Path, config: Config, setup: ExecutorSetup) -> LocalExecutor:
+        """The ``weaver_executors`` factory: uses the warm pool of the running event loop."""
+        executor = cls(session_dir, config, setup)
+        executor.pool = pool_for(executor.config, executor.site)
+        return executor
+
+    def _plugin_dirs(self) -> list[str]:
+        # A host plugin's folder stays out of the kernel's reach: only its stub is there.
+        return [str(Path(p.path).resolve()) for p in self.setup.plugins if p.path and not p.host]
+
+    @property
+    def kernel_pid(self) -> int | None:
+        """The kernel's process id, once it is running."""
+        return self._kernel.pid if isinstance(self._kernel, KernelProcess) else None
+
+    async def _start_kernel(self) -> KernelChannel:
+        return await KernelProcess.start(self.config, self.site)
+
+    async def _adopt(self, kernel: KernelChannel) -> KernelPlaces:
+        assert isinstance(kernel, KernelProcess)
+        prepare_session(self.paths, kernel)
+        return await super()._adopt(kernel)
+
+
+def _placed(plugin: PluginSpec, places: KernelPlaces) -> dict[str, Any]:
+    """``plugin`` as the runtime receives it, its folder as the kernel sees it."""
+    payload = plugin_payload(plugin)
+    if plugin.path:
+        payload["path"] = places.plugin_paths.get(plugin.path, plugin.path)
+    return payload
 
 
 def prepare_session(paths: SessionPaths, kernel: KernelProcess) -> None:

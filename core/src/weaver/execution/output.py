@@ -9,6 +9,23 @@ Rich displays are saved as files in the session's ``artifacts/``, which the kern
 write too: each under a new name (``display-<execution count>-<n>``, with a suffix if that
 exists), created with :func:`weaver.execution.files.write_new`, so no display ever
 overwrites another file or writes through a link.
+
+**Input requests.** A kernel asks its front end for input on the stdin channel
+(``input_request``, answered by ``input_reply``) while the code waits: for ``input()``, and
+for a host plugin's call (:mod:`weaver.execution.runtime.hostcall`). The answer is decided
+here, so every kernel transport answers alike; a transport (local ZeroMQ, a gateway's
+websocket) only has to
+
+1. send user code with ``allow_stdin: true`` in its ``execute_request``;
+2. pass each ``input_request`` it receives on the stdin channel to
+   :meth:`Collector.answer_input`, with its deadline, while it waits for the execution;
+3. send what that returns as ``input_reply`` (``{"value": ...}``) on the stdin channel,
+   and add :attr:`Collector.paused_s` (time a person took to approve a call) to its deadline.
+
+A host-plugin call goes to the execution's :data:`InputHandler`. Any other request (code
+calling ``input()`` or ``getpass``) is answered at once with end-of-file, so the code gets
+``EOFError`` and a note on stderr: nobody types into a session's kernel, and nothing the
+code does can make the session wait for a person.
 """
 
 from __future__ import annotations
@@ -17,18 +34,39 @@ import base64
 import binascii
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from weaver.execution.files import UnsafePathError, write_new
 from weaver.execution.result import Display, ErrorInfo
-from weaver.execution.runtime import REPORT_MIME, SETUP_MIME
+from weaver.execution.runtime import REPORT_MIME, SETUP_MIME, TRANSFER_MIME
+from weaver.execution.runtime.hostcall import CALL_PREFIX
 
 log = logging.getLogger("weaver.execution")
 
 OutputCallback = Callable[[str, str], None]
 """``on_output(stream_name, text)``: ``"stdout"`` or ``"stderr"``, and the text that arrived."""
+
+END_OF_INPUT = "\x04"
+"""The ``input_reply`` value ipykernel turns into ``EOFError`` in the code."""
+
+
+@attrs.frozen
+class InputAnswer:
+    """The reply to one input request, and how long of it was spent waiting for a person
+    (an approval), which the execution's time limit does not count."""
+
+    value: str
+    paused_s: float = 0.0
+
+
+InputHandler = Callable[[str, float], Awaitable[InputAnswer]]
+"""``answer(call, deadline)``: the reply to a host-plugin call (the JSON after
+:data:`~weaver.execution.runtime.hostcall.CALL_PREFIX`), to be given before ``deadline``
+(``time.monotonic()``); see :mod:`weaver.plugins.host`."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _SAVED = {"image/png": ".png", "image/svg+xml": ".svg", "text/html": ".html"}
@@ -102,8 +140,12 @@ class Collector:
         max_value_chars: int,
         artifacts_dir: Path | None,
         on_output: OutputCallback | None = None,
+        on_input: InputHandler | None = None,
     ) -> None:
         self.msg_id = msg_id
+        self.on_input = on_input
+        self.paused_s = 0.0
+        """Time spent waiting for people during this execution (approvals of host calls)."""
         self.stdout = CappedText(max_output_chars + MARKER_ROOM)
         self.stderr = CappedText(max_output_chars + MARKER_ROOM)
         self.live = (
@@ -119,7 +161,7 @@ class Collector:
         self.error: ErrorInfo | None = None
         self.displays: list[Display] = []
         self.saved: list[tuple[str, str]] = []
-        self.reports: dict[str, list[dict[str, Any]]] = {REPORT_MIME: [], SETUP_MIME: []}
+        self.reports: dict[str, list[dict[str, Any]]] = {REPORT_MIME: [], SETUP_MIME: [], TRANSFER_MIME: []}
         self.idle = False
         self.reply: dict[str, Any] | None = None
 
@@ -153,6 +195,22 @@ class Collector:
         elif kind == "status" and content.get("execution_state") == "idle":
             self.idle = True
 
+    async def answer_input(self, msg: dict[str, Any], deadline: float) -> str | None:
+        """The ``input_reply`` value for a stdin-channel ``input_request`` of this execution
+        (``None``: the request is another's). See the module docstring."""
+        if msg.get("msg_type") != "input_request" or msg.get("parent_header", {}).get("msg_id") != self.msg_id:
+            return None
+        prompt = str(msg.get("content", {}).get("prompt", ""))
+        if prompt.startswith(CALL_PREFIX):
+            if self.on_input is None:
+                return END_OF_INPUT  # the stub raises: nothing on this side runs host plugins
+            answer = await self.on_input(prompt[len(CALL_PREFIX) :], deadline)
+            self.paused_s += answer.paused_s
+            return answer.value
+        shown = prompt if len(prompt) <= 80 else prompt[:80] + "..."
+        self.stderr.add(f"\n[weaver] the code asked for input ({shown!r}); nobody can type here, so it got EOFError\n")
+        return END_OF_INPUT
+
     def _capped_value(self, text: str) -> str:
         if len(text) > self.max_value_chars:
             self.value_cut += len(text) - self.max_value_chars
@@ -160,7 +218,7 @@ class Collector:
         return text
 
     def _display(self, data: dict[str, Any]) -> None:
-        for mime in (REPORT_MIME, SETUP_MIME):
+        for mime in self.reports:
             if mime in data:
                 self.reports[mime].append(data[mime])
                 return

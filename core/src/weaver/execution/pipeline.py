@@ -12,7 +12,8 @@ refuses it:
    person approves, edits (the edited code is verified again) or rejects it (the model is
    told why);
 3. the session's executor runs it, with what the plugin call budget's scope has left
-   (:mod:`weaver.plugins.budget`), and the calls the result reports are counted;
+   (:mod:`weaver.plugins.budget`) and the host's answerer of host plugin calls
+   (:mod:`weaver.plugins.host`, which counts those itself), and the calls are charged;
 4. the ``after_execute`` guards: ``stop`` ends the step's retries;
 5. the feedback hooks turn the result into the text the model reads: every
    ``weaver_trim_feedback`` trimmer in turn, then the one ``weaver_format_feedback``
@@ -43,11 +44,16 @@ if TYPE_CHECKING:
     from weaver.execution.output import OutputCallback
     from weaver.execution.result import ExecutionResult, VariableInfo
     from weaver.extensions import Hooks
+    from weaver.plugins.host import HostCalls
 
 SOURCE = "weaver.execution.pipeline"
-Execute = Callable[[str, "dict[str, Any] | None", "OutputCallback"], Awaitable["ExecutionResult"]]
-"""``execute(code, plugin_budget, on_output)``: run code in the session's kernel with what the
-budget has left, passing what it prints to ``on_output(stream, text)`` as it prints it."""
+Execute = Callable[[str, "dict[str, Any] | None", "OutputCallback", "HostCalls | None"], Awaitable["ExecutionResult"]]
+"""``execute(code, plugin_budget, on_output, host_calls)``: run code in the session's kernel with
+what the budget has left, passing what it prints to ``on_output(stream, text)`` as it prints
+it, its host plugin calls answered by ``host_calls``."""
+HostCallsFor = Callable[["HookContext"], "HostCalls | None"]
+"""The answerer of one execution's host plugin calls, for the calling role's context
+(``None``: the session has no host plugins)."""
 
 
 @attrs.frozen
@@ -147,9 +153,11 @@ class CodePipeline:
         *,
         variables: Callable[[], Sequence[VariableInfo]] = tuple,
         require_verifier: bool = True,
+        host_calls: HostCallsFor = lambda ctx: None,
     ) -> None:
         self._hooks = hooks
         self._execute = execute
+        self._host_calls = host_calls
         self._variables = variables
         self._require_verifier = require_verifier
 
@@ -197,8 +205,11 @@ class CodePipeline:
         def on_output(stream: str, text: str) -> None:
             ctx.emit(ctx.event(EventType.output, stream=stream, text=text, role=ctx.role))
 
-        result = await self._execute(code, given, on_output)
-        budget.charge(ctx, code, given, result)
+        host = self._host_calls(ctx)
+        result = await self._execute(code, given, on_output, host)
+        if host is not None:  # the host's count of host plugin calls, not the kernel's word
+            result = attrs.evolve(result, plugin_calls=host.reported(result.plugin_calls))
+        budget.charge(ctx, code, given, result, counted=host.calls if host is not None else {})
         after = hooks.after_execute(code, result, ctx)
         outcome = Outcome(before.verdicts + after.verdicts)
         feedback = _with_messages(hooks.feedback(result, code, ctx, variables_before), outcome)

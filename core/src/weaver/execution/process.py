@@ -28,22 +28,23 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import zmq
+import zmq.asyncio
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 
 from weaver.execution import identity, lifecycle
 from weaver.execution.boundary import KernelSite, kernel_access, sandbox_of, unreachable
+from weaver.execution.channel import KernelChannel
 from weaver.execution.config import ExecutionConfig
 from weaver.execution.executor import KernelStartError
 from weaver.execution.identity import KernelUser
 from weaver.execution.limits import kernel_env, rlimits
 from weaver.execution.logtail import LogTail
-from weaver.execution.output import Collector, OutputCallback
 from weaver.execution.runtime import landlock
 from weaver.execution.runtime.launch import FAILED
 from weaver.execution.runtime.supervisor import kill_tree
@@ -52,17 +53,8 @@ from weaver.store import SessionPaths
 
 log = logging.getLogger("weaver.execution")
 
-POLL_S = 0.25
-"""How often a waiting host checks that the kernel is still alive."""
 LOG_TAIL = 2000
-WARM_UP = "__import__('weaver.execution.runtime.session', fromlist=['warm_up']).warm_up()"
-"""What :meth:`KernelProcess.warm_up` runs (:func:`weaver.execution.runtime.session.warm_up`);
-binds no name."""
 _PR_SET_DUMPABLE = 4
-
-
-class KernelDied(Exception):
-    """The kernel process exited while a request was running."""
 
 
 class _SpecOf(KernelSpecManager):
@@ -79,11 +71,11 @@ class _SpecOf(KernelSpecManager):
         return {}
 
 
-class KernelProcess:
+class KernelProcess(KernelChannel):
     """A started kernel and its client. Create with :meth:`start`."""
 
     def __init__(self, config: ExecutionConfig, site: KernelSite, runtime_dir: Path) -> None:
-        self.config = config
+        super().__init__(config)
         self.site = site
         self.dir = runtime_dir
         self.sandbox = sandbox_of(config)
@@ -93,9 +85,9 @@ class KernelProcess:
         self.client: Any = None
         self.pid = 0
         self.started_at = time.monotonic()
-        self.on_hold = False
-        """Whether the kernel refuses user code until a session's setup succeeds in it."""
         self._log = LogTail()
+        self._poller: zmq.asyncio.Poller | None = None
+        """IOPub and stdin at once: a host-plugin call waits on stdin while output flows."""
 
     @property
     def sandboxed(self) -> bool:
@@ -223,94 +215,30 @@ class KernelProcess:
         if self.user is not None:
             os.chmod(self.channels, 0o750)
 
-    # ---- requests ----------------------------------------------------------------------
+    # ---- the channel's carrier: jupyter_client over ZeroMQ --------------------------------
 
-    def submit(
-        self,
-        code: str,
-        *,
-        silent: bool,
-        artifacts_dir: Path | None,
-        metadata: dict[str, Any] | None = None,
-        on_output: OutputCallback | None = None,
-    ) -> Collector:
-        """Send an execute request (with ``metadata`` for the kernel, if given); its messages
-        are gathered by :meth:`wait`, and its output passed to ``on_output`` as it arrives."""
-        content = {
-            "code": code,
-            "silent": silent,
-            "store_history": not silent,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": False,
-        }
-        msg = self.client.session.msg("execute_request", content, metadata=metadata)
+    def _send_execute(self, content: dict[str, Any], metadata: dict[str, Any]) -> str:
+        msg = self.client.session.msg("execute_request", content, metadata=metadata or None)
         self.client.shell_channel.send(msg)
-        return Collector(
-            msg["header"]["msg_id"],
-            max_output_chars=self.config.max_output_chars,
-            max_value_chars=self.config.max_value_chars,
-            artifacts_dir=artifacts_dir,
-            on_output=on_output,
-        )
+        return str(msg["header"]["msg_id"])
 
-    async def wait(
-        self, collector: Collector, timeout: float, until: Callable[[Collector], bool] | None = None
-    ) -> None:
-        """Gather ``collector``'s messages until its request is done (or ``until`` it holds).
+    async def _next_output(self, timeout: float) -> tuple[str, dict[str, Any]]:
+        if self._poller is None:
+            self._poller = zmq.asyncio.Poller()
+            self._poller.register(self.client.iopub_channel.socket, zmq.POLLIN)
+            self._poller.register(self.client.stdin_channel.socket, zmq.POLLIN)
+        ready = dict(await self._poller.poll(int(timeout * 1000)))
+        if self.client.stdin_channel.socket in ready:
+            return "stdin", await self.client.get_stdin_msg(timeout=0)
+        if ready:
+            return "iopub", await self.client.get_iopub_msg(timeout=0)
+        raise Empty
 
-        Raises :class:`TimeoutError` after ``timeout`` seconds (``collector`` keeps what
-        arrived; call again to go on waiting) and :class:`KernelDied` if the process exits.
-        """
-        deadline = time.monotonic() + timeout
-        while not collector.done and not (until is not None and until(collector)):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            try:
-                if not collector.idle:
-                    collector.add(await self.client.get_iopub_msg(timeout=min(POLL_S, remaining)))
-                else:
-                    reply = await self.client.get_shell_msg(timeout=min(POLL_S, remaining))
-                    if reply.get("parent_header", {}).get("msg_id") == collector.msg_id:
-                        collector.reply = reply["content"]
-            except Empty:
-                if not await self.is_alive():
-                    raise KernelDied from None
+    def _send_input(self, value: str, request: dict[str, Any]) -> None:
+        self.client.input(value)
 
-    async def warm_up(self) -> None:
-        """Pay the costs of a kernel's first execute request now (ipykernel and IPython set up
-        on first use: several times a later request), with the import adoption needs and
-        the parts IPython builds on the first user cell; for kernels started ahead of time,
-        so that these costs come off a session's critical path.
-
-        The kernel is then on hold: it refuses user code until a session's setup succeeds
-        in it, so a session may send its setup and its first code together.
-        """
-        await self.run_internal(WARM_UP)
-        self.on_hold = True
-
-    async def run_internal(self, code: str) -> Collector:
-        """Run Weaver's own code (silently: no history, no execution hooks); raise on error."""
-        return await self.finish_internal(self.submit(code, silent=True, artifacts_dir=None))
-
-    async def finish_internal(self, collector: Collector) -> Collector:
-        """Wait for Weaver's own request ``collector`` (submitted silently); raise on error."""
-        await self.wait_setting_up(collector)
-        if collector.error is not None:
-            raise KernelStartError(
-                f"setting up the kernel failed: {collector.error.type}: {collector.error.message}",
-                log=collector.error.traceback,
-            )
-        return collector
-
-    async def wait_setting_up(self, collector: Collector, until: Callable[[Collector], bool] | None = None) -> None:
-        """:meth:`wait` for a request that sets the kernel up, within the start-up time limit;
-        raise :class:`KernelStartError` if the kernel stops answering meanwhile."""
-        try:
-            await self.wait(collector, self.config.startup_timeout_s, until)
-        except (TimeoutError, KernelDied):
-            raise KernelStartError("the kernel stopped answering while Weaver set it up", log=self.log_tail()) from None
+    async def _next_shell(self, timeout: float) -> dict[str, Any]:
+        return await self.client.get_shell_msg(timeout=timeout)
 
     # ---- process -----------------------------------------------------------------------
 
@@ -387,8 +315,3 @@ def _warn_root_kernel(blocked: str, landlocked: bool) -> None:
         confined,
         blocked,
     )
-
-
-def install_code(setup: dict[str, Any]) -> str:
-    """The code that installs the runtime into a kernel; binds no name in the namespace."""
-    return f"__import__('weaver.execution.runtime', fromlist=['install']).install({json.dumps(json.dumps(setup))})"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from weaver.errors import UnknownNameError
 from weaver.execution.executor import Executor, ExecutorSetup
-from weaver.execution.output import OutputCallback
+from weaver.execution.output import InputHandler, OutputCallback
 from weaver.execution.restore import RestoreReport, restore
 from weaver.execution.result import ExecutionResult, VariableInfo
 from weaver.serde import to_data
@@ -93,10 +93,15 @@ class SessionExecution:
             log.debug("session %s: starting the kernel early failed", self.session_id, exc_info=True)
 
     async def execute(
-        self, code: str, plugin_budget: dict[str, Any] | None = None, on_output: OutputCallback | None = None
+        self,
+        code: str,
+        plugin_budget: dict[str, Any] | None = None,
+        on_output: OutputCallback | None = None,
+        host_calls: InputHandler | None = None,
     ) -> ExecutionResult:
-        """Run ``code``; ``plugin_budget`` (what the budget's scope has left) and ``on_output``
-        (called with ``(stream_name, text)`` as output arrives) go to an executor that takes them."""
+        """Run ``code``; ``plugin_budget`` (what the budget's scope has left), ``on_output``
+        (called with ``(stream_name, text)`` as output arrives) and ``host_calls`` (answers
+        host plugin calls) go to an executor that takes them."""
         executor = await self.executor()
         accepts = inspect.signature(executor.execute).parameters
         extra: dict[str, Any] = {}
@@ -104,6 +109,8 @@ class SessionExecution:
             extra["plugin_budget"] = plugin_budget
         if on_output is not None and "on_output" in accepts:
             extra["on_output"] = on_output
+        if host_calls is not None and "host_calls" in accepts:
+            extra["host_calls"] = host_calls
         return await executor.execute(code, **extra)
 
     def variables(self) -> tuple[VariableInfo, ...]:
@@ -115,9 +122,9 @@ class SessionExecution:
             await executor.close()
 
 
-async def warm_up(config: Config, wait: bool = False) -> None:
-    """Fill the local executor's warm pool, when it is the configured executor and its
-    kernels may be started before their session is known."""
+async def warm_up(config: Config, wait: bool = False, executors: Mapping[str, ExecutorSpec] | None = None) -> None:
+    """Fill the configured executor's warm pool: the local executor's where its kernels may
+    be started before their session is known, another's through its spec's ``warm_up``."""
     execution = config.table("execution")
     if execution.executor == "local":
         from weaver.execution.boundary import shared_kernels_allowed, site_for
@@ -125,6 +132,10 @@ async def warm_up(config: Config, wait: bool = False) -> None:
 
         if shared_kernels_allowed(execution):
             await fill(execution, site_for(config), wait)
+        return
+    spec = (executors or {}).get(execution.executor)
+    if spec is not None and spec.warm_up is not None:
+        await spec.warm_up(config, wait)
 
 
 async def close_pools() -> None:

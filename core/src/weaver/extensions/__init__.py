@@ -21,7 +21,7 @@ from weaver.extensions.loading import (
     register,
     selected_from_env,
 )
-from weaver.extensions.registry import Registry, build_registry, collect, collect_plugins
+from weaver.extensions.registry import Registry, build_registry, collect, collect_plugin_sources, collect_plugins
 
 __all__ = [
     "DEFAULTS_NAME",
@@ -34,6 +34,7 @@ __all__ = [
     "build_registry",
     "check",
     "collect",
+    "collect_plugin_sources",
     "collect_plugins",
     "load_extensions",
     "make_plugin_manager",

@@ -10,7 +10,7 @@ import attrs
 import pluggy
 
 from weaver.errors import DuplicateProviderError, ExtensionLoadError, UnknownNameError
-from weaver.specs import ConfigTable, ExecutorSpec, LLMBackendSpec, PluginSpec, RoleSpec
+from weaver.specs import ConfigTable, ExecutorSpec, LLMBackendSpec, PluginSourceSpec, PluginSpec, RoleSpec
 
 if TYPE_CHECKING:
     from weaver.config import Config
@@ -99,6 +99,11 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         attachment_types=_attachment_types(roles, p1),
         providers={**p1, **p2, **p3, **p4},
     )
+
+
+def collect_plugin_sources(pm: pluggy.PluginManager, config: Config) -> dict[str, PluginSourceSpec]:
+    """The sources of host plugins (MCP servers, ...), by name; like plugins, they depend on configuration."""
+    return collect(pm, "weaver_plugin_sources", "plugin source", lambda r: (r.name,), config=config)[0]
 
 
 def collect_plugins(pm: pluggy.PluginManager, config: Config) -> tuple[dict[str, PluginSpec], dict[tuple[str, str], str]]:

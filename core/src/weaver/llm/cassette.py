@@ -8,6 +8,12 @@ same request recorded twice is served in recorded order.
 
 A miss in ``replay`` mode raises :class:`ReplayMissError` showing the request that had no
 match and a diff against its nearest recorded neighbour.
+
+Host plugins record beside the LLM calls (:mod:`weaver.plugins.host`): a line with
+``"kind": "plugin_call"`` holds one call (the plugin, its arguments as wire JSON, the
+answer), and ``"kind": "plugin_tools"`` the tool listing of a plugin source (an MCP
+server), so a session with host plugins replays with no server running. Calls are served
+in recorded order per plugin and arguments, as LLM calls are.
 """
 
 from __future__ import annotations
@@ -118,6 +124,8 @@ class Cassette:
         self._recordings: dict[str, list[Recording]] | None = None
         self._served: dict[str, int] = defaultdict(int)
         self._file: IO[str] | None = None
+        self._host: dict[str, list[Any]] = defaultdict(list)
+        """Host-plugin recordings by key (``call:<sha>`` or ``tools:<source>``)."""
 
     def lookup(self, request: BackendRequest) -> Recording | None:
         """The next recording of this request, or ``None``; after the last, the last repeats."""
@@ -156,14 +164,53 @@ class Cassette:
             completion_tokens=completion.completion_tokens,
             finish_reason=completion.finish_reason,
         )
+        key = request_key(normalized)
+        self._append({"key": key, **to_data(recording)})
+        self._load().setdefault(key, []).append(recording)
+
+    # ---- host plugins (weaver.plugins.sources.HostRecordings) ---------------------------
+
+    def recorded_call(self, plugin: str, arguments: str) -> dict[str, Any] | None:
+        """The next recorded answer of host plugin ``plugin`` to ``arguments``, or ``None``."""
+        key = self._call_key(plugin, arguments)
+        self._load()
+        found = self._host.get(key)
+        if not found:
+            return None
+        index = min(self._served[key], len(found) - 1)
+        self._served[key] += 1
+        answer: dict[str, Any] = found[index]
+        return answer
+
+    def record_call(self, plugin: str, arguments: str, answer: dict[str, Any]) -> None:
+        """Append one host-plugin call, secrets scrubbed."""
+        scrubbed = json.loads(self.scrubber.secret_free(json.dumps(answer, ensure_ascii=False)))
+        key = self._call_key(plugin, arguments)
+        self._append({"kind": "plugin_call", "key": key, "plugin": plugin, "arguments": self.scrubber.secret_free(arguments), "answer": scrubbed})
+        self._host[key].append(scrubbed)
+
+    def recorded_tools(self, source: str) -> list[dict[str, Any]] | None:
+        """The tool listing recorded for plugin source ``source`` (the latest), or ``None``."""
+        self._load()
+        found = self._host.get(f"tools:{source}")
+        return found[-1] if found else None
+
+    def record_tools(self, source: str, tools: list[dict[str, Any]]) -> None:
+        """Append the tool listing of plugin source ``source``."""
+        self._append({"kind": "plugin_tools", "key": f"tools:{source}", "source": source, "tools": tools})
+        self._host[f"tools:{source}"].append(tools)
+
+    def _call_key(self, plugin: str, arguments: str) -> str:
+        text = json.dumps([plugin, self.scrubber.normalized(arguments)], ensure_ascii=False)
+        return "call:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def _append(self, line: dict[str, Any]) -> None:
         if self._file is None:
             self._load()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        line = {"v": VERSION, "key": request_key(normalized), **to_data(recording)}
-        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self._file.write(json.dumps({"v": VERSION, **line}, ensure_ascii=False) + "\n")
         self._file.flush()
-        self._load().setdefault(line["key"], []).append(recording)
 
     def close(self) -> None:
         if self._file is not None:
@@ -179,7 +226,13 @@ class Cassette:
                 for line in self.path.read_text(encoding="utf-8").splitlines():
                     if line.strip():
                         data = json.loads(line)
-                        self._recordings[data["key"]].append(from_data(data, Recording))
+                        kind = data.get("kind")
+                        if kind == "plugin_call":
+                            self._host[data["key"]].append(data["answer"])
+                        elif kind == "plugin_tools":
+                            self._host[data["key"]].append(data["tools"])
+                        else:
+                            self._recordings[data["key"]].append(from_data(data, Recording))
         return self._recordings
 
 

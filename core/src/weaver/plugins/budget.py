@@ -13,10 +13,11 @@
 
 The pipeline asks :func:`allowance` before each execution and sends it with the code; the
 kernel refuses a call past it (``PluginBudgetExceeded``). After the execution
-:func:`charge` adds the calls the result reports. What is still trusted to the kernel: the
-count it reports and its enforcement inside one execution (code that reached a plugin's
-unwrapped function would not be counted; the verifier refuses the dunder access that
-needs). An execution that lost the kernel reports nothing, so each plugin its code names
+:func:`charge` adds the calls the result reports. What is still trusted to the kernel, for
+plugins that run in it: the count it reports and its enforcement inside one execution (code
+that reached a plugin's unwrapped function would not be counted; the verifier refuses the
+dunder access that needs). Host plugins (:mod:`weaver.plugins.host`) are counted and
+refused on the host, call by call, so kernel code cannot reset or skip their count. An execution that lost the kernel reports nothing, so each plugin its code names
 is charged the whole allowance it was given. The counts live in the round's scratch space.
 """
 
@@ -73,8 +74,18 @@ def allowance(ctx: HookContext) -> dict[str, Any] | None:
     return {"budget": budget, "scope": scope, "left": {name: max(0, budget - n) for name, n in calls.items()}}
 
 
-def charge(ctx: HookContext, code: str, given: Mapping[str, Any] | None, result: ExecutionResult) -> None:
-    """Count the calls ``result`` reports against the scope; a successful step starts the next afresh."""
+def charge(
+    ctx: HookContext,
+    code: str,
+    given: Mapping[str, Any] | None,
+    result: ExecutionResult,
+    counted: Mapping[str, int] | None = None,
+) -> None:
+    """Count the calls ``result`` reports against the scope; a successful step starts the next afresh.
+
+    ``counted`` are calls the host counted itself (host plugins): exact even when the kernel
+    died and reported nothing.
+    """
     if given is None or given["scope"] == "execution":
         return
     budget, left = given["budget"], given["left"]
@@ -83,6 +94,7 @@ def charge(ctx: HookContext, code: str, given: Mapping[str, Any] | None, result:
         # Each plugin the code names may have used all it had: charge that rather than nothing.
         named = (name for name in ctx.plugins if re.search(rf"\b{re.escape(name)}\b", code))
         reported = {name: left.get(name, budget) for name in named}
+    reported.update({name: n for name, n in (counted or {}).items() if n})
     calls = dict(_spent(ctx).calls)
     for name, count in reported.items():
         calls[name] = calls.get(name, 0) + count

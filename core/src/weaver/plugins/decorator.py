@@ -39,6 +39,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
+import attrs
+
 from weaver.errors import PluginLoadError
 from weaver.plugins.schema import Parameter, PluginSchema, ReturnValue, parse_docstring
 
@@ -59,6 +61,7 @@ def plugin(
     examples: Iterable[str] = (),
     config: Iterable[str] = (),
     batch: str | None = None,
+    host: bool = False,
 ) -> Callable[[F], F]: ...
 
 
@@ -70,17 +73,22 @@ def plugin(
     examples: Iterable[str] = (),
     config: Iterable[str] = (),
     batch: str | None = None,
+    host: bool = False,
 ) -> F | Callable[[F], F]:
     """Declare ``func`` a plugin; usable bare (``@weaver.plugin``) or with options.
 
     ``name`` defaults to the function's name; ``description`` to the docstring's text;
     ``examples`` and ``config`` add to what the docstring's ``Examples:`` and ``Config:``
-    sections list; ``batch`` names a plugin that takes many inputs in one call.
+    sections list; ``batch`` names a plugin that takes many inputs in one call; ``host``
+    runs it on the host, with its config and secrets, and gives the kernel a typed stub
+    that calls it (:mod:`weaver.plugins.host`).
     Raises :class:`weaver.errors.PluginLoadError` when the function cannot be a plugin.
     """
 
     def decorate(function: F) -> F:
         schema = schema_of(function, name=name, description=description, examples=examples, config=config, batch=batch)
+        if host:
+            schema = attrs.evolve(schema, host=True)
         setattr(function, SCHEMA_ATTR, schema)
         return function
 

@@ -6,7 +6,14 @@ Sources:
    file's ``@weaver.plugin`` functions, and every TaskWeaver ``name.yaml`` + ``name.py``
    pair (:mod:`weaver.plugins.folder`);
 2. extensions, through the ``weaver_plugins`` hook (a :class:`weaver.specs.PluginSpec`
-   whose target is a decorated or plainly typed function, or a callable class).
+   whose target is a decorated or plainly typed function, or a callable class);
+3. plugin sources, through the ``weaver_plugin_sources`` hook: each tool of a source (an
+   MCP server) is the host plugin ``<source>.<tool>`` (:mod:`weaver.plugins.sources`).
+
+**Host plugins** run on the host and are called from kernel code through a stub
+(:mod:`weaver.plugins.host`): those declared so (``@weaver.plugin(host=True)``,
+``PluginSpec(host=True)``, ``host: true`` in a TaskWeaver YAML), those ``[plugins] host``
+names, and every source's tools. Their config, secrets included, never reaches the kernel.
 
 **The project's own plugin wins.** When a project file defines a plugin with the name of an
 extension's (a TaskWeaver project's ``anomaly_detection.yaml`` and the ``anomaly_detection``
@@ -52,6 +59,7 @@ from weaver.extensions import collect_plugins
 from weaver.plugins.decorator import schema_of
 from weaver.plugins.folder import project_plugins
 from weaver.plugins.records import LoadedPlugin, PluginOrigin, PluginState, PluginStatus, Severity
+from weaver.plugins.sources import PluginSources
 from weaver.specs import PluginSpec
 
 if TYPE_CHECKING:
@@ -84,12 +92,27 @@ class PluginsConfig:
     call_budget_scope: str = attrs.field(default="step", validator=one_of("step", "round", "execution"))
     """What one budget covers: ``step`` (every attempt and re-plan of a step, until one of its
     executions succeeds), ``round`` or ``execution``; see :mod:`weaver.plugins.budget`."""
+    host: tuple[str, ...] = ()
+    """Plugins that run on the host rather than in the kernel, by name (besides those that
+    declare it themselves): their config stays on the host, kernel code calls a stub."""
+    prompt_tools: int = attrs.field(default=20, validator=at_least(0))
+    """How many tools of plugin sources (MCP servers) the CodeInterpreter's prompt shows in
+    full; the model finds the others with ``weaver_tools.search()`` in the kernel."""
 
     def unwanted(self, name: str) -> str | None:
         """Why this configuration switches the plugin ``name`` off (``None``: it does not)."""
         if name in self.disabled:
             return "in [plugins] disabled"
         if self.enabled and name not in self.enabled:
+            return "not in [plugins] enabled"
+        return None
+
+    def unwanted_tool(self, source: str, name: str) -> str | None:
+        """Why this configuration switches off the tool ``name`` of plugin source ``source``:
+        either name may be given in ``[plugins] enabled`` or ``disabled``."""
+        if name in self.disabled or source in self.disabled:
+            return "in [plugins] disabled"
+        if self.enabled and name not in self.enabled and source not in self.enabled:
             return "not in [plugins] enabled"
         return None
 
@@ -101,6 +124,8 @@ class PluginSet:
     plugins: tuple[LoadedPlugin, ...] = ()
     statuses: tuple[PluginStatus, ...] = ()
     """One per plugin found (loaded ones included), by name, the one in use first."""
+    prompt_tools: int = 20
+    """How many plugin-source tools :meth:`render` shows in full (``[plugins] prompt_tools``)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,14 +154,39 @@ class PluginSet:
         )
 
     def render(self, names: Iterable[str] | None = None) -> str:
-        """The plugins as typed Python signatures with docs, for the CodeInterpreter's prompt."""
+        """The plugins as typed Python signatures with docs, for the CodeInterpreter's prompt.
+
+        Tools of plugin sources come last: at most ``prompt_tools`` of them in full, then
+        each source's name with how many more tools it has and how to find them.
+        """
         wanted = None if names is None else set(names)
-        return "\n\n".join(p.schema.render() for p in self.plugins if wanted is None or p.name in wanted)
+        chosen = [p for p in self.plugins if wanted is None or p.name in wanted]
+        own = [p.schema.render() for p in chosen if p.origin is not PluginOrigin.source]
+        tools = [p for p in chosen if p.origin is PluginOrigin.source]
+        shown = [p.schema.render() for p in tools[: self.prompt_tools]]
+        hidden: dict[str, int] = {}
+        for item in tools[self.prompt_tools :]:
+            server = item.name.partition(".")[0]
+            hidden[server] = hidden.get(server, 0) + 1
+        if tools:
+            servers = sorted({p.name.partition(".")[0] for p in tools})
+            lines = [f"# Tools of {', '.join(servers)}: call them as <source>.<tool>(...); they run on the host."]
+            if hidden:
+                more = ", ".join(f"{count} more of {server}" for server, count in sorted(hidden.items()))
+                lines.append(
+                    f"# Not shown here: {more}. Find them in the kernel with weaver_tools.search('words'); "
+                    "weaver_tools.help('source.tool') prints one tool's docs."
+                )
+            shown.insert(0, "\n".join(lines))
+        return "\n\n".join(own + shown)
 
 
-def load_plugins(pm: pluggy.PluginManager, config: Config, report: LoadReport | None = None) -> PluginSet:
+def load_plugins(
+    pm: pluggy.PluginManager, config: Config, report: LoadReport | None = None, sources: PluginSources | None = None
+) -> PluginSet:
     """Every plugin of the app: the enabled ones validated with their config resolved, and a
-    status for each. ``report`` (the extensions' load report) names each extension's distribution."""
+    status for each. ``report`` (the extensions' load report) names each extension's
+    distribution; ``sources`` (the App's) are listed for their tools."""
     settings = config.table(PluginsConfig)
     statuses: list[PluginStatus] = []
     ready: dict[str, LoadedPlugin] = {}
@@ -173,6 +223,10 @@ def load_plugins(pm: pluggy.PluginManager, config: Config, report: LoadReport | 
             PluginStatus(name, state, PluginOrigin.extension, source, detail, spec.description, distribution)
         )
 
+    if sources is not None:
+        for source in sources.names:
+            statuses += _source_tools(source, sources, settings, project, ready)
+
     chosen = []
     for item in ready.values():
         try:
@@ -180,14 +234,17 @@ def load_plugins(pm: pluggy.PluginManager, config: Config, report: LoadReport | 
         except PluginLoadError as exc:
             state, detail = PluginState.not_configured, exc.message
         else:
+            item = _placed(item, settings)
             chosen.append(item)
             state, detail = PluginState.loaded, ""
         description = item.schema.description.strip()
         statuses.append(
-            PluginStatus(item.name, state, item.origin, item.source, detail, description, item.distribution)
+            PluginStatus(
+                item.name, state, item.origin, item.source, detail, description, item.distribution, host=item.spec.host
+            )
         )
 
-    seen = {status.name for status in statuses}
+    seen = {status.name for status in statuses} | set(sources.names if sources is not None else ())
     for name in settings.enabled:
         if name not in seen:
             detail = "no plugin of that name: not in the plugins folder, and no installed extension provides it"
@@ -200,7 +257,48 @@ def load_plugins(pm: pluggy.PluginManager, config: Config, report: LoadReport | 
         level = _LOG_LEVELS.get(status.severity)
         if level is not None:
             log.log(level, "plugin left out: %s" if status.severity is Severity.fail else "%s", status)
-    return PluginSet(tuple(sorted(chosen, key=lambda p: p.name)), tuple(ordered))
+    chosen.sort(key=lambda p: (p.origin is PluginOrigin.source, p.name))
+    return PluginSet(tuple(chosen), tuple(ordered), prompt_tools=settings.prompt_tools)
+
+
+def _placed(item: LoadedPlugin, settings: PluginsConfig) -> LoadedPlugin:
+    """``item`` with its schema on its spec, and on the host if anything says so."""
+    host = item.spec.host or item.schema.host or item.name in settings.host
+    schema = attrs.evolve(item.schema, host=host)
+    spec = attrs.evolve(item.spec, host=host, kernel_view=schema.kernel_payload())
+    return attrs.evolve(item, schema=schema, spec=spec)
+
+
+def _source_tools(
+    source: str,
+    sources: PluginSources,
+    settings: PluginsConfig,
+    project: Mapping[str, str],
+    ready: dict[str, LoadedPlugin],
+) -> list[PluginStatus]:
+    """Each tool of ``source`` as a host plugin in ``ready``; the statuses of those left out
+    (and one failed status for the source when it cannot be reached)."""
+    where = f"plugin source {source}"
+    description = sources.specs[source].description
+    try:
+        tools = sources.tools(source)
+    except Exception as exc:  # noqa: BLE001 - an unreachable source is reported, never fatal
+        detail = f"its tools could not be listed: {type(exc).__name__}: {exc}"
+        return [PluginStatus(f"{source}.*", PluginState.failed, PluginOrigin.source, where, detail, description)]
+    statuses = []
+    for tool in tools:
+        name = f"{source}.{tool.schema.name}"
+        schema = attrs.evolve(tool.schema, name=name, host=True)
+        unwanted = settings.unwanted_tool(source, name)
+        if name in ready or name in project:
+            detail = f"the name is also defined by {ready[name].source if name in ready else project[name]}"
+            statuses.append(PluginStatus(name, PluginState.failed, PluginOrigin.source, where, detail, schema.description))
+        elif unwanted is not None:
+            statuses.append(PluginStatus(name, PluginState.disabled, PluginOrigin.source, where, unwanted, schema.description))
+        else:
+            spec = PluginSpec(name, f"{source}:{tool.remote_name}", schema.description, cost=tool.cost, host=True)
+            ready[name] = LoadedPlugin(spec, schema, where, origin=PluginOrigin.source, distribution=source)
+    return statuses
 
 
 def _distribution(report: LoadReport | None, extension: str) -> str:

@@ -54,10 +54,14 @@ class PluginOrigin(str, enum.Enum):
     """An installed extension's ``weaver_plugins`` hook."""
     config = "config"
     """Only a name in ``[plugins] enabled`` that no source provides."""
+    source = "source"
+    """A tool of a plugin source (an MCP server), run on the host."""
 
     @property
     def label(self) -> str:
-        return {"project": "project file", "taskweaver": "TaskWeaver YAML"}.get(self.value, self.value)
+        return {"project": "project file", "taskweaver": "TaskWeaver YAML", "source": "plugin source"}.get(
+            self.value, self.value
+        )
 
 
 class Severity(str, enum.Enum):
@@ -106,6 +110,8 @@ class PluginStatus:
     description: str = ""
     distribution: str = ""
     requested: bool = False
+    host: bool = False
+    """It runs on the host (a loaded host plugin); the kernel has its stub."""
 
     @property
     def optional(self) -> bool:

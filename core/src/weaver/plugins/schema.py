@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import Any
 
 import attrs
 
@@ -56,6 +57,8 @@ class PluginSchema:
     """Keys the plugin reads from its config; shown by name only, never by value."""
     batch: str | None = None
     """The name of a variant that takes many inputs in one call, if the plugin has one."""
+    host: bool = False
+    """The plugin runs on the host; the kernel has a stub that calls it (``@weaver.plugin(host=True)``)."""
 
     @property
     def return_type(self) -> str:
@@ -74,26 +77,41 @@ class PluginSchema:
 
     def render(self) -> str:
         """A Python stub: the signature and a docstring with every parameter, return and example."""
-        lines = [f"def {self.signature()}:", '    """' + _first_line(self.description)]
+        body = [f"    {line}".rstrip() for line in self.docstring().splitlines()]
+        return "\n".join([f"def {self.signature()}:", '    """' + body[0].lstrip(), *body[1:], '    """'])
+
+    def docstring(self) -> str:
+        """The docstring the model reads: description, every parameter, return and example."""
+        lines = [_first_line(self.description)]
         rest = _rest_lines(self.description)
         if rest:
-            lines += ["", *(f"    {line}".rstrip() for line in rest)]
+            lines += ["", *rest]
         if self.parameters:
-            lines += ["", "    Args:"]
+            lines += ["", "Args:"]
             for p in self.parameters:
                 status = "required" if p.required else f"optional, default {p.default}"
-                lines.append(f"        {p.name} ({p.type}, {status}): {p.description}".rstrip(": "))
+                lines.append(f"    {p.name} ({p.type}, {status}): {p.description}".rstrip(": "))
         if self.returns:
-            lines += ["", "    Returns:"]
-            lines += [f"        {r.name} ({r.type}): {r.description}".rstrip(": ") for r in self.returns]
+            lines += ["", "Returns:"]
+            lines += [f"    {r.name} ({r.type}): {r.description}".rstrip(": ") for r in self.returns]
         if self.batch:
-            lines += ["", f"    Batch form: {self.batch}(...) handles many inputs in one call; prefer it in loops."]
+            lines += ["", f"Batch form: {self.batch}(...) handles many inputs in one call; prefer it in loops."]
         if self.examples:
-            lines += ["", "    Examples:"]
+            lines += ["", "Examples:"]
             for example in self.examples:
-                lines += [f"        {line}".rstrip() for line in example.splitlines()]
-        lines.append('    """')
-        return "\n".join(lines)
+                lines += [f"    {line}".rstrip() for line in example.splitlines()]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def kernel_payload(self) -> dict[str, Any]:
+        """What the kernel needs to show (and, for a host plugin, to stub) this plugin: JSON values."""
+        return {
+            "signature": self.signature(),
+            "doc": self.docstring(),
+            "parameters": [
+                {"name": p.name, "type": p.type, "required": p.required, "default": p.default} for p in self.parameters
+            ],
+            "returns": self.return_type,
+        }
 
 
 def _first_line(text: str) -> str:

@@ -15,6 +15,8 @@ finds the registered class and checks the YAML's parameters against its ``__call
 - ``configurations`` are the plugin's default config; ``[plugins.config.<name>]`` overrides
   them. An entry left blank (TaskWeaver's Azure-only keys under ``api_type: openai``) is a
   value like any other: the plugin receives it as ``None``.
+- ``host: true`` (Weaver's own key, opt-in) runs the plugin on the host: the kernel gets a
+  typed stub, and the ``configurations`` (API keys) never enter it.
 - A parameter the YAML marks ``required: false`` is shown to the model with the default of
   the Python signature (``size: int = 5``), or the YAML's own ``default:`` when the function
   takes ``**kwargs``; one the function cannot do without is shown as required, since a call
@@ -113,11 +115,19 @@ def describe(data: Any, fail: Fail) -> tuple[PluginSchema, dict[str, Any], bool]
         returns=returns,
         examples=(examples.strip(),) if examples.strip() else (),
         config_keys=tuple(str(key) for key in config),
+        host=_flag(data, "host", False, fail, name),
     )
-    enabled = data.get("enabled", True)
-    if not isinstance(enabled, bool):  # "false" in quotes is a true value to Python
-        raise fail(f"'enabled' must be true or false, got {enabled!r}", name)
+    enabled = _flag(data, "enabled", True, fail, name)
     return schema, {str(k): v for k, v in config.items()}, enabled
+
+
+def _flag(data: dict[str, Any], key: str, default: bool, fail: Fail, name: str) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):  # "false" in quotes is a true value to Python
+        raise fail(f"'{key}' must be true or false, got {value!r}", name)
+    return value
+
+
 
 
 def _list(data: dict[str, Any], key: str, fail: Fail, name: str) -> list[Any]:

@@ -18,6 +18,9 @@ SETUP_MIME = "application/vnd.weaver.setup+json"
 failed, or (``error``) why the setup itself failed."""
 REPORT_MIME = "application/vnd.weaver.report+json"
 """Published after every execution: plugin calls, artifacts, variables, what was cut."""
+TRANSFER_MIME = "application/vnd.weaver.transfer+json"
+"""Published by :mod:`weaver.execution.runtime.transfer` in answer to the host's file
+operations on a kernel that does not share the host's disk."""
 SETUP_KEY = "weaver_setup"
 """The execute request metadata key that carries a session's setup to a kernel on hold, so
 that the setup and the session's first code travel in one request (see
@@ -27,7 +30,17 @@ BUDGET_KEY = "weaver_plugin_budget"
 this execution: ``{"budget": 25, "scope": "step", "left": {"get_price": 3}}`` (a plugin not
 in ``left`` has the whole budget). The host keeps the count across executions."""
 
-__all__ = ["BUDGET_KEY", "REPORT_MIME", "SETUP_KEY", "SETUP_MIME", "PluginBudgetExceeded", "PluginContext", "context", "install"]
+__all__ = [
+    "BUDGET_KEY",
+    "REPORT_MIME",
+    "SETUP_KEY",
+    "SETUP_MIME",
+    "TRANSFER_MIME",
+    "PluginBudgetExceeded",
+    "PluginContext",
+    "context",
+    "install",
+]
 
 
 def install(setup_json: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import importlib
@@ -10,7 +11,7 @@ import logging
 import math
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -56,9 +57,25 @@ class _StderrHandler(logging.Handler):
         sys.stderr.write(f"[{self.plugin}] {record.levelname}: {record.getMessage()}\n")
 
 
+@contextlib.contextmanager
+def running(ctx: PluginContext) -> Iterator[None]:
+    """Make ``ctx`` what :func:`context` returns while a plugin runs (in the kernel or, for a
+    host plugin, on the host)."""
+    token = _current.set(ctx)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
 class PluginContext:
     """What a plugin may use: its own config (secrets included), the session's artifacts
-    directory and working directory, a logger, and the session's variables (read-only)."""
+    directory and working directory, a logger, and the session's variables (read-only).
+
+    In the kernel the logger writes to the running cell's stderr; a host plugin is given a
+    logger of the host's (``logger``), and its ``variables`` are empty: the kernel's stay
+    in the kernel.
+    """
 
     def __init__(
         self,
@@ -69,6 +86,7 @@ class PluginContext:
         cwd: Path,
         artifacts_dir: Path,
         namespace: Mapping[str, Any],
+        logger: logging.Logger | None = None,
     ) -> None:
         self.name = name
         self.config = MappingProxyType(dict(config))
@@ -76,6 +94,9 @@ class PluginContext:
         self.cwd = cwd
         self.artifacts_dir = artifacts_dir
         self.variables = MappingProxyType(namespace)
+        if logger is not None:
+            self.log = logger
+            return
         self.log = logging.getLogger(f"weaver.plugin.{name}")
         self.log.propagate = False
         self.log.setLevel(logging.INFO)
@@ -178,11 +199,8 @@ def bind(
 
     def call(*args: Any, **kwargs: Any) -> Any:
         counter.admit(name, batch)
-        token = _current.set(ctx)
-        try:
+        with running(ctx):
             result = function(*args, **kwargs)
-        finally:
-            _current.reset(token)
         counter.results.append(result)
         return result
 

@@ -14,8 +14,16 @@ from typing import Any
 
 from weaver.execution.runtime import BUDGET_KEY, REPORT_MIME, SETUP_KEY, SETUP_MIME
 from weaver.execution.runtime.capture import StreamCap, changed_files, save_figures, snapshot
+from weaver.execution.runtime.hostcall import SEARCH_NAME, HostChannel, ToolSearch, make_stub
+from weaver.execution.runtime.hostcall import bind as bind_host
 from weaver.execution.runtime.inventory import inventory
-from weaver.execution.runtime.plugins import CallCounter, PluginContext, bind
+from weaver.execution.runtime.plugins import (
+    PARTIAL_RESULTS_NAME,
+    CallCounter,
+    PluginBudgetExceeded,
+    PluginContext,
+    bind,
+)
 
 NOT_SET_UP = "this kernel has not been set up for a session yet"
 
@@ -121,7 +129,16 @@ class KernelRuntime:
     # ---- setup -------------------------------------------------------------------
 
     def bind_plugins(self) -> None:
-        for spec in self.setup.get("plugins", ()):
+        specs = list(self.setup.get("plugins", ()))
+        if any(spec.get("host") for spec in specs):
+            self.bind_host_plugins([spec for spec in specs if spec.get("host")])
+        if specs:
+            # Every plugin is found with weaver_tools.search(), so a prompt need not list them all.
+            self.shell.user_ns[SEARCH_NAME] = ToolSearch(s for s in specs if "signature" in s)
+            self.plugin_names.add(SEARCH_NAME)
+        for spec in specs:
+            if spec.get("host"):
+                continue
             name = spec["name"]
             ctx = PluginContext(
                 name,
@@ -150,6 +167,26 @@ class KernelRuntime:
             except BaseException as exc:  # noqa: BLE001 - reported to the host before any code runs
                 self.plugin_errors[name] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self.plugin_names.add(name)
+
+    def bind_host_plugins(self, specs: list[dict[str, Any]]) -> None:
+        """A stub for each host plugin, calling the host through the stdin channel
+        (:mod:`weaver.execution.runtime.hostcall`); their results join the partial results
+        a budget stop keeps."""
+        from weaver.plugins import wire
+
+        kernel = self.shell.kernel
+        channel = HostChannel(lambda prompt: kernel.raw_input(prompt), wire.encode, wire.from_json)
+        counter = self.counter
+
+        def on_error(exc: Exception) -> None:
+            if isinstance(exc, PluginBudgetExceeded):
+                exc.results = list(counter.results)
+                self.shell.user_ns[PARTIAL_RESULTS_NAME] = list(counter.results)
+
+        for spec in specs:
+            # The counter's list at call time: it is a new one for every execution.
+            stub = make_stub(spec, channel, lambda result: counter.results.append(result), on_error)
+            self.plugin_names.add(bind_host(self.shell.user_ns, spec["name"], stub))
 
     def cap_values(self) -> None:
         """Cut the text of the last expression's value in the kernel, before it is sent."""
