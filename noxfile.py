@@ -31,6 +31,7 @@ TEST_DEPS = (
     "hypothesis>=6",
     "jupyter_kernel_gateway>=3",  # a real gateway for the gateway executor's tests
     "psutil>=5.9",  # the service's tests count the kernels and descriptors of `weaver serve`
+    "playwright>=1.40",  # the web UI's browser tests, driving Debian's chromium (never a downloaded browser)
 )
 
 nox.options.sessions = ["tests", "lint"]
