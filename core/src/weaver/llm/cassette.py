@@ -48,6 +48,10 @@ _VOLATILE = (
     (re.compile(r"\b\d+\.\d+ ?m?s\b"), "<duration>"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "<hex>"),
 )
+_SESSION_PLACE = re.compile(r"<project>/[^\s'\"]*?/sessions/<id>")
+"""A session's directory inside the project, wherever its workspace is (the App's
+``.weaver/``, a service user's own): one place, so a session replays in any workspace."""
+_SESSION_HOME = "<project>/.weaver/sessions/<id>"
 _MISS_DIFF_LINES = 40
 MIN_SECRET_CHARS = 8
 """Shorter values are not treated as secrets: a local server's placeholder key such as ``"x"``
@@ -62,7 +66,8 @@ def is_secret(value: str) -> bool:
 class Scrubber:
     """Replaces secrets and volatile values in text that goes into a cassette or a key.
 
-    ``secrets`` are replaced everywhere; ``paths`` (the project directory) become ``<project>``.
+    ``secrets`` are replaced everywhere; ``paths`` (the project directory) become ``<project>``,
+    and a session's directory under the project is the same whatever workspace holds it.
     """
 
     secrets: tuple[str, ...] = ()
@@ -80,7 +85,7 @@ class Scrubber:
             text = text.replace(path, "<project>")
         for pattern, replacement in _VOLATILE:
             text = pattern.sub(replacement, text)
-        return text
+        return _SESSION_PLACE.sub(_SESSION_HOME, text)
 
 
 def normalize(request: BackendRequest, scrubber: Scrubber) -> dict[str, Any]:
