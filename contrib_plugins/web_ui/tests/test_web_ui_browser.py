@@ -179,6 +179,7 @@ def test_a_cell_that_writes_files_waits_for_approval(service: ServiceProcess, br
     expect(panel).to_contain_text("approved.txt")
     expect(chat(page)).to_contain_text("Waiting for your approval")
     expect(chat(page)).not_to_contain_text("wrote approved.txt")
+    expect(chat(page)).to_contain_text("Code cell 1 · waiting for approval")  # held, not running
     page.screenshot(path=shots / "05-approval-asked.png")
     page.click("#weaver-approve")
     expect(panel).to_be_hidden()

@@ -102,7 +102,7 @@ def _round(number: int, view: RoundView, files: SessionFiles | None) -> list[dic
     out: list[dict[str, Any]] = [{"role": "user", "content": request}]
     approvals = sorted(view.approvals, key=lambda a: a.after_step)
     for index, step in enumerate(view.steps):
-        out += _step(f"r{number}s{index}", step, files, view.running)
+        out += _step(f"r{number}s{index}", step, files, view.running, waiting=view.pending_approval() is not None)
         # Asked while this step was the one working (``after_step`` steps had ended before it).
         out += [_approval(a, view.running) for a in approvals if a.after_step == index]
     out += [_approval(a, view.running) for a in approvals if a.after_step >= len(view.steps)]
@@ -118,7 +118,7 @@ def _round(number: int, view: RoundView, files: SessionFiles | None) -> list[dic
     return out
 
 
-def _step(key: str, step: Step, files: SessionFiles | None, running: bool) -> list[dict[str, Any]]:
+def _step(key: str, step: Step, files: SessionFiles | None, running: bool, *, waiting: bool = False) -> list[dict[str, Any]]:
     pending = running and not step.done
     title = f"{step.role or 'Worker'}" + (f" — {step.plan_step}" if step.plan_step else "")
     body = []
@@ -131,14 +131,16 @@ def _step(key: str, step: Step, files: SessionFiles | None, running: bool) -> li
     meta = {"title": title, "id": key, "status": "pending" if pending else "done"}
     out = [{"role": "assistant", "content": "\n\n".join(body) or "…", "metadata": meta}]
     for index, cell in enumerate(step.cells):
-        out.append({"role": "assistant", "content": _cell(cell, index + 1, files, running)})
+        out.append({"role": "assistant", "content": _cell(cell, index + 1, files, running, waiting=waiting)})
     if step.reply:
         out.append({"role": "assistant", "content": step.reply})
     return out
 
 
-def _cell(cell: Cell, number: int, files: SessionFiles | None, running: bool) -> str:
-    state = "running…" if cell.running and running else _outcome(cell)
+def _cell(cell: Cell, number: int, files: SessionFiles | None, running: bool, *, waiting: bool = False) -> str:
+    # A cell held for a person's approval has not started: saying "running" would mislead.
+    held = waiting and not cell.output
+    state = ("waiting for approval" if held else "running…") if cell.running and running else _outcome(cell)
     parts = [f"**Code cell {number}** · {state}", fence(cell.code or "# the model is writing the code…", "python")]
     for stream in ("stdout", "stderr"):
         printed = cell.printed(stream)
